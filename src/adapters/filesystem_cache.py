@@ -1,0 +1,185 @@
+"""Our cache on a local filesystem: ``<root>/<cache_key>/<file>``, bookkeeping in ``.tokacq``.
+
+Layout::
+
+    <root>/<cache_key>/<file>                       tokenizer files, nothing else
+    <root>/.tokacq/manifests/<cache_key>.json       size, sha256, etag, commit, source per file
+    <root>/.tokacq/partials/<cache_key>/...         downloads in progress (resumable)
+    <root>/.tokacq/locks/<cache_key>.lock           cross-process locks
+
+Cache keys never start with a dot, so no lookup can mistake bookkeeping for a tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..domain.cache_policy import FileFacts, Located
+from ..domain.errors import CacheWriteError
+from ..domain.manifest import ManifestEntry
+from ..domain.request import TokenizerDownloadInfo
+from ..ports.cache import TokenizerCache
+
+BOOKKEEPING = ".tokacq"
+MANIFEST_VERSION = 1
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename durable; a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write to a temp file beside ``target``, fsync, rename: readers see old or new, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tokacq-tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_directory(target.parent)
+
+
+class FileSystemCache(TokenizerCache):
+    """Stats and reads without writing on lookups, so a read-only cache serves hits."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+        self._manifest_memo: dict[str, tuple[tuple[int, int], dict[str, ManifestEntry]]] = {}
+
+    @property
+    def description(self) -> str:
+        return f"the cache at {self.root}"
+
+    @property
+    def bookkeeping(self) -> Path:
+        return self.root / BOOKKEEPING
+
+    def directory(self, cache_key: str) -> Path:
+        return self.root / cache_key
+
+    def manifest_path(self, cache_key: str) -> Path:
+        return self.bookkeeping / "manifests" / f"{cache_key}.json"
+
+    def lock_path(self, cache_key: str) -> Path:
+        return self.bookkeeping / "locks" / f"{cache_key}.lock"
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    # -- read side -------------------------------------------------------------------------
+
+    def locate(self, info: TokenizerDownloadInfo) -> Located:
+        directory = self.directory(info.cache_key)
+        found: dict[str, FileFacts] = {}
+        for name in info.files:
+            facts = self._facts(directory / name)
+            if facts is not None:
+                found[name] = facts
+        manifest = self.read_manifest(info.cache_key) if found else {}
+        return Located(directory=directory, found=found, manifest=manifest)
+
+    def _facts(self, path: Path) -> FileFacts | None:
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            # A link placed by hand may point at a checkout, but never out of the cache root.
+            real = Path(os.path.realpath(path))
+            if not real.is_relative_to(os.path.realpath(self.root)):
+                return None
+            try:
+                st = os.stat(real)
+            except OSError:
+                return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return FileFacts(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def read_bytes(self, located: Located, file: str) -> bytes:
+        return located.found[file].path.read_bytes()
+
+    def read_manifest(self, cache_key: str) -> dict[str, ManifestEntry]:
+        """Entries by file; an unreadable or corrupt manifest is treated as absent."""
+        path = self.manifest_path(cache_key)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size)
+        memo = self._manifest_memo.get(cache_key)
+        if memo is not None and memo[0] == stamp:
+            return memo[1]
+        entries = _parse_manifest(path)
+        self._manifest_memo[cache_key] = (stamp, entries)
+        return entries
+
+    # -- write side ------------------------------------------------------------------------
+
+    def ensure_writable(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise CacheWriteError(self.root, "it exists and is not a directory")
+        try:
+            self.bookkeeping.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheWriteError(self.root, exc.strerror or str(exc)) from None
+        if not os.access(self.bookkeeping, os.W_OK) or not os.access(self.root, os.W_OK):
+            raise CacheWriteError(self.root, "the directory is not writable")
+
+    def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
+        name = quote(file, safe="")
+        return self.bookkeeping / "partials" / cache_key / f"{name}.{tag}.tokacq-partial"
+
+    def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
+        target = self.directory(cache_key) / file
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+            fsync_directory(target.parent)
+            self.record(cache_key, file, entry)
+        except OSError as exc:
+            raise CacheWriteError(target, exc.strerror or str(exc)) from None
+        return target
+
+    def record(self, cache_key: str, file: str, entry: ManifestEntry) -> None:
+        """Add or replace one manifest entry, atomically."""
+        path = self.manifest_path(cache_key)
+        entries = dict(_parse_manifest(path)) if path.exists() else {}
+        entries[file] = entry
+        doc: dict[str, Any] = {
+            "version": MANIFEST_VERSION,
+            "cache_key": cache_key,
+            "files": {name: e.to_dict() for name, e in sorted(entries.items())},
+        }
+        write_atomically(path, json.dumps(doc, indent=2, sort_keys=True).encode())
+        self._manifest_memo.pop(cache_key, None)
+
+
+def _parse_manifest(path: Path) -> dict[str, ManifestEntry]:
+    try:
+        doc = json.loads(path.read_bytes())
+        files = doc["files"]
+        return {str(name): ManifestEntry.from_dict(data) for name, data in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}

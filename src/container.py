@@ -1,0 +1,107 @@
+"""The composition root: configuration in, the chosen strategy and facade out.
+
+Known dependency-injector pitfalls handled here: strategy names are validated by
+``settings`` before the ``Selector`` sees them (an unknown key would raise the library's
+own error), and nothing network-related is a ``Resource`` that ``init_resources()`` could
+start for an unchosen branch; the HTTP session is created lazily by the network adapter
+and closed by the facade's ``aclose()`` (or ``shutdown(container)``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from .adapters.structlog_observer import StructlogObserver
+from .domain.hybrid import HybridAcquisition
+from .facade import SmartTokenizerDownload
+from .ports.acquisition import TokenizerAcquisition
+from .ports.events import AcquisitionObserver
+from .settings import NETWORK_STRATEGIES, Settings, load_settings
+from .strategies import (
+    CacheOnlyAcquisition,
+    aiohttp_installed,
+    network_unavailable,
+    require_aiohttp,
+)
+
+
+def _network(settings: Settings, observer: AcquisitionObserver) -> TokenizerAcquisition:
+    require_aiohttp()
+    from .strategies import NetworkAcquisition
+
+    return NetworkAcquisition(settings.cache_dir, options=settings.network, observer=observer,
+                              lock_timeout=settings.lock_timeout)
+
+
+def _optional_network(settings: Settings, observer: AcquisitionObserver) -> TokenizerAcquisition:
+    return _network(settings, observer) if aiohttp_installed() else network_unavailable()
+
+
+def _hybrid(settings: Settings, observer: AcquisitionObserver,
+            builders: Mapping[str, Callable[[], TokenizerAcquisition]]) -> HybridAcquisition:
+    chosen = [builders[name]() for name in settings.strategies if name in builders]
+    return HybridAcquisition(chosen, observer=observer)
+
+
+def _hybrid_builders(**providers_by_name: Any) -> dict[str, Callable[[], TokenizerAcquisition]]:
+    return {name.replace("_", "-"): provider for name, provider in providers_by_name.items()}
+
+
+class Container(containers.DeclarativeContainer):
+    """Wires the configured strategy; tests swap any provider with ``.override()``."""
+
+    config = providers.Configuration(strict=True)
+    settings = providers.Dependency(instance_of=Settings)
+
+    observer = providers.Singleton(StructlogObserver)
+
+    cache_only = providers.Singleton(CacheOnlyAcquisition, cache_dir=config.cache_dir)
+    network = providers.Singleton(_network, settings=settings, observer=observer)
+    network_if_installed = providers.Singleton(_optional_network, settings=settings,
+                                               observer=observer)
+    hybrid = providers.Singleton(
+        _hybrid,
+        settings=settings,
+        observer=observer,
+        builders=providers.Callable(
+            _hybrid_builders,
+            cache_only=cache_only.provider,
+            network=network_if_installed.provider,
+        ),
+    )
+
+    acquisition = providers.Selector(
+        config.strategy,
+        **{"hybrid": hybrid, "cache-only": cache_only, "network": network},
+    )
+
+    downloader = providers.Singleton(
+        SmartTokenizerDownload, strategy=acquisition, settings=settings, observer=observer)
+
+
+def build_container(
+    config_file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Container:
+    """Load and validate settings (raising ``ConfigurationError``), then wire a container.
+
+    Asking for the network strategy on an install without aiohttp raises
+    ``AcquisitionUnavailable`` here, not at download time.
+    """
+    settings = load_settings(config_file, overrides, environ)
+    if settings.strategy in NETWORK_STRATEGIES:
+        require_aiohttp()
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    container.config.from_dict(settings.as_dict())
+    return container
+
+
+async def shutdown(container: Container) -> None:
+    """Close what the container opened (the facade closes its strategy and HTTP session)."""
+    await container.downloader().aclose()

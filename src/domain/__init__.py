@@ -1,0 +1,1 @@
+"""Requests, policies and errors: standard library and ports only."""

@@ -1,0 +1,302 @@
+"""Typed errors: every failure a caller can act on is a class with fields.
+
+The tree (all carry ``suggestions: tuple[str, ...]``)::
+
+    AcquisitionError
+    ├── InvalidRequest            field, value, reason
+    ├── ConfigurationError        key, value, source, choices
+    ├── TokenizerNotFound         cache_key, missing_files, directory
+    ├── AcquisitionUnavailable    strategy, requirements
+    │   └── OfflineModeError
+    ├── AllStrategiesFailed       attempts (strategy, error or skip reason)
+    ├── VocabMismatch             expected, actual, file
+    ├── IntegrityError            file, expected, actual, check
+    ├── CacheWriteError           path, reason
+    ├── LockTimeout               lock_file, timeout_s, holder_pid
+    └── NetworkError              url, status, server_message, request_id
+        ├── RepositoryNotFound
+        ├── GatedRepository
+        ├── RevisionNotFound
+        ├── EntryNotFound         file
+        └── RateLimited           retry_after
+
+Messages never contain secrets: URLs are stored without credentials and tokens are
+never passed to these constructors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def _rebuild(cls: type[AcquisitionError], state: dict[str, Any]) -> AcquisitionError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class AcquisitionError(Exception):
+    """Base of every error this library raises on purpose."""
+
+    message: str
+    suggestions: tuple[str, ...]
+
+    def __init__(self, message: str, *, suggestions: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestions = tuple(suggestions)
+
+    def __str__(self) -> str:
+        if not self.suggestions:
+            return self.message
+        hints = "\n".join(f"  - {s}" for s in self.suggestions)
+        return f"{self.message}\nSuggestions:\n{hints}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not survive pickling by default; errors cross
+        # process boundaries (worker pools, multiprocessing tests), so keep their fields.
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+
+class InvalidRequest(AcquisitionError, ValueError):
+    """A request (``TokenizerDownloadInfo``) is malformed."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        super().__init__(
+            f"invalid {field} {value!r}: {reason}",
+            suggestions=(f"fix the {field!r} argument of TokenizerDownloadInfo",),
+        )
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class ConfigurationError(AcquisitionError):
+    """A setting is unknown, of the wrong type, or contradicts another."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str,
+        value: object = None,
+        source: str | None = None,
+        choices: Sequence[str] = (),
+        suggestions: Iterable[str] = (),
+    ) -> None:
+        where = f" (in {source})" if source else ""
+        super().__init__(f"{message}{where}", suggestions=suggestions)
+        self.key = key
+        self.value = value
+        self.source = source
+        self.choices = tuple(choices)
+
+
+class TokenizerNotFound(AcquisitionError):
+    """The tokenizer is not (completely) in the place a strategy looked."""
+
+    def __init__(
+        self,
+        cache_key: str,
+        missing_files: Sequence[str],
+        *,
+        directory: Path | None = None,
+        suggestions: Iterable[str] | None = None,
+    ) -> None:
+        missing = ", ".join(missing_files)
+        where = f" in {directory}" if directory else ""
+        if suggestions is None:
+            suggestions = (
+                (f"place {missing} in {directory}",) if directory else ()
+            ) + ("enable downloads (strategy 'network' or 'hybrid') when online",)
+        super().__init__(
+            f"tokenizer {cache_key!r} not found{where}: missing {missing}",
+            suggestions=suggestions,
+        )
+        self.cache_key = cache_key
+        self.missing_files = tuple(missing_files)
+        self.directory = directory
+
+
+class AcquisitionUnavailable(AcquisitionError):
+    """A strategy cannot run in this configuration; known before any download."""
+
+    def __init__(
+        self,
+        strategy: str,
+        requirements: Sequence[str],
+        *,
+        reason: str | None = None,
+        suggestions: Iterable[str] | None = None,
+    ) -> None:
+        why = reason or "requirements not met"
+        super().__init__(
+            f"strategy {strategy!r} is unavailable: {why}",
+            suggestions=tuple(requirements) if suggestions is None else suggestions,
+        )
+        self.strategy = strategy
+        self.requirements = tuple(requirements)
+        self.reason = why
+
+
+class OfflineModeError(AcquisitionUnavailable):
+    """A network strategy was asked for while offline mode is on."""
+
+    def __init__(self, strategy: str = "network", *, source: str = "offline mode") -> None:
+        super().__init__(
+            strategy,
+            (f"unset {source} to allow downloads",),
+            reason=f"offline mode is on ({source})",
+            suggestions=(
+                f"unset {source} to allow downloads",
+                "use the 'cache-only' or 'hybrid' strategy to serve cached tokenizers",
+            ),
+        )
+        self.source = source
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One strategy's part in a hybrid acquisition: its error, or why it was skipped."""
+
+    strategy: str
+    error: AcquisitionError | None = None
+    skipped: str | None = None
+
+    def describe(self) -> str:
+        if self.skipped is not None:
+            return f"{self.strategy}: skipped ({self.skipped})"
+        message = self.error.message if self.error else ""
+        return f"{self.strategy}: {type(self.error).__name__}: {message}"
+
+
+class AllStrategiesFailed(AcquisitionError):
+    """Every strategy of a hybrid acquisition failed or was skipped."""
+
+    def __init__(self, cache_key: str, attempts: Sequence[Attempt]) -> None:
+        lines = "; ".join(a.describe() for a in attempts)
+        suggestions: list[str] = []
+        for attempt in attempts:
+            if attempt.error is not None:
+                suggestions.extend(s for s in attempt.error.suggestions if s not in suggestions)
+        super().__init__(
+            f"no strategy could acquire {cache_key!r}: {lines}", suggestions=suggestions
+        )
+        self.cache_key = cache_key
+        self.attempts = tuple(attempts)
+
+
+class VocabMismatch(AcquisitionError):
+    """The tokenizer's vocabulary size is not the one the caller expects."""
+
+    def __init__(self, expected: int, actual: int, file: str) -> None:
+        super().__init__(
+            f"{file} has a vocabulary of {actual}, expected {expected}",
+            suggestions=("check the repo and revision, or the expected_vocab figure",),
+        )
+        self.expected = expected
+        self.actual = actual
+        self.file = file
+
+
+class IntegrityError(AcquisitionError):
+    """A file's bytes are not what they should be (size, hash, or parseable format)."""
+
+    def __init__(
+        self, file: str, *, expected: str | None, actual: str | None, check: str
+    ) -> None:
+        super().__init__(
+            f"{file} failed the {check} check: expected {expected}, got {actual}",
+            suggestions=("retry the download; if it persists the source is corrupt",),
+        )
+        self.file = file
+        self.expected = expected
+        self.actual = actual
+        self.check = check
+
+
+class CacheWriteError(AcquisitionError):
+    """The cache cannot be written (read-only, full disk, not a directory)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"cannot write to the cache at {path}: {reason}",
+            suggestions=(
+                "point cache_dir (or TOKACQ_CACHE_DIR) at a writable directory",
+                "or use the 'cache-only' strategy on a read-only, pre-filled cache",
+            ),
+        )
+        self.path = path
+        self.reason = reason
+
+
+class LockTimeout(AcquisitionError):
+    """Another process held the cache key's lock for longer than ``lock_timeout``."""
+
+    def __init__(self, lock_file: Path, timeout_s: float, holder_pid: int | None = None) -> None:
+        holder = f" held by pid {holder_pid}" if holder_pid else ""
+        super().__init__(
+            f"timed out after {timeout_s:g}s waiting for {lock_file}{holder}",
+            suggestions=(
+                "raise lock_timeout if downloads are slow",
+                "check that the holder process is alive and making progress",
+            ),
+        )
+        self.lock_file = lock_file
+        self.timeout_s = timeout_s
+        self.holder_pid = holder_pid
+
+
+class NetworkError(AcquisitionError):
+    """An HTTP exchange failed; ``status`` is None for connection-level failures."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        server_message: str | None = None,
+        request_id: str | None = None,
+        suggestions: Iterable[str] = ("check connectivity and the endpoint setting",),
+    ) -> None:
+        detail = f" (server: {server_message})" if server_message else ""
+        rid = f" [request id {request_id}]" if request_id else ""
+        code = f"HTTP {status}: " if status is not None else ""
+        super().__init__(f"{code}{message}: {url}{detail}{rid}", suggestions=suggestions)
+        self.url = url
+        self.status = status
+        self.server_message = server_message
+        self.request_id = request_id
+
+
+class RepositoryNotFound(NetworkError):
+    """The repo does not exist, or is private and the token cannot see it."""
+
+
+class GatedRepository(NetworkError):
+    """The repo requires accepting its licence (and a token) first."""
+
+
+class RevisionNotFound(NetworkError):
+    """The branch, tag or commit does not exist in the repo."""
+
+
+class EntryNotFound(NetworkError):
+    """The file does not exist at that revision."""
+
+    def __init__(self, message: str, *, file: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.file = file
+
+
+class RateLimited(NetworkError):
+    """The server kept answering 429 after every retry."""
+
+    def __init__(self, message: str, *, retry_after: float | None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after

@@ -1,0 +1,92 @@
+"""Serving a tokenizer from a directory that already holds it: no network, no writes."""
+
+from __future__ import annotations
+
+import time
+
+from ..ports.acquisition import TokenizerAcquisition
+from ..ports.source import TokenizerSource
+from .cache_policy import Located, decide
+from .errors import TokenizerNotFound
+from .primary import primary_file
+from .request import TokenizerDownloadInfo
+from .results import AcquisitionResult
+from .vocab_check import VocabChecker
+
+
+def result_from(
+    info: TokenizerDownloadInfo,
+    located: Located,
+    strategy: str,
+    *,
+    started: float,
+    from_cache: bool = True,
+    bytes_downloaded: int = 0,
+) -> AcquisitionResult:
+    """The result for a complete set of files in ``located``."""
+    files = {name: located.found[name].path for name in info.files}
+    return AcquisitionResult(
+        path=files[primary_file(info.files)],
+        directory=located.directory,
+        files=files,
+        strategy=strategy,
+        from_cache=from_cache,
+        bytes_downloaded=bytes_downloaded,
+        elapsed_s=time.perf_counter() - started,
+        commit=located.commit or _manifest_commit(located, info),
+    )
+
+
+def _manifest_commit(located: Located, info: TokenizerDownloadInfo) -> str | None:
+    entry = located.manifest.get(primary_file(info.files))
+    return entry.commit if entry else None
+
+
+class LocalAcquisition(TokenizerAcquisition):
+    """Cache-only (and friends): a complete hit or ``TokenizerNotFound``; air-gap safe."""
+
+    uses_network = False
+
+    def __init__(self, source: TokenizerSource, *, name: str = "cache-only",
+                 vocab: VocabChecker | None = None) -> None:
+        self.name = name
+        self._source = source
+        self._vocab = vocab or VocabChecker()
+
+    @property
+    def source(self) -> TokenizerSource:
+        return self._source
+
+    @property
+    def description(self) -> str:
+        return f"{self.name}: serve files already in {self._source.description}; never downloads"
+
+    def is_available(self) -> bool:
+        # A missing directory is a miss at acquisition time, not an unavailable strategy:
+        # a fresh machine's empty cache must still be usable by a hybrid order.
+        return True
+
+    def requirements(self) -> list[str]:
+        return [f"the tokenizer files placed in {self._source.description}"]
+
+    def lookup(self, info: TokenizerDownloadInfo) -> Located:
+        return self._source.locate(info)
+
+    async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
+        started = time.perf_counter()
+        located = self._source.locate(info)
+        decision = decide(info, located)
+        if not decision.hit:
+            suggestions = [f"place {', '.join(decision.needed)} in {located.directory}"]
+            if decision.stale:
+                suggestions.append(
+                    f"{', '.join(decision.stale)} present but not matching the manifest "
+                    "or sha256 pins; re-fetch or run 'tokacq cache verify'"
+                )
+            suggestions.append("enable downloads (strategy 'network' or 'hybrid') when online")
+            raise TokenizerNotFound(info.cache_key, decision.needed,
+                                    directory=located.directory, suggestions=suggestions)
+        primary = primary_file(info.files)
+        self._vocab.check(info, located.found[primary],
+                          lambda: self._source.read_bytes(located, primary))
+        return result_from(info, located, self.name, started=started)

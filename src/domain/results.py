@@ -1,0 +1,62 @@
+"""What acquisitions and introspection hand back: plain, frozen values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StrategyStatus:
+    """One strategy's answer to "can you run here, and if not, why?"."""
+
+    name: str
+    description: str
+    available: bool
+    requirements: tuple[str, ...] = ()
+    reason: str | None = None
+    uses_network: bool = False
+
+
+@dataclass(frozen=True)
+class AcquisitionInfo:
+    """What a configuration can do, said before anything is downloaded."""
+
+    description: str
+    available: bool
+    requirements: tuple[str, ...]
+    strategies: tuple[StrategyStatus, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AcquisitionResult:
+    """A finished acquisition: where the files are and how they got there."""
+
+    path: Path
+    directory: Path
+    files: Mapping[str, Path]
+    strategy: str
+    from_cache: bool
+    bytes_downloaded: int = 0
+    elapsed_s: float = 0.0
+    commit: str | None = None
+    attempts: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (paths as strings)."""
+        return {
+            "path": str(self.path),
+            "directory": str(self.directory),
+            "files": {name: str(p) for name, p in self.files.items()},
+            "strategy": self.strategy,
+            "from_cache": self.from_cache,
+            "bytes_downloaded": self.bytes_downloaded,
+            "elapsed_s": self.elapsed_s,
+            "commit": self.commit,
+            "attempts": list(self.attempts),
+        }

@@ -1,0 +1,42 @@
+"""Checking ``expected_vocab`` on every acquisition without re-parsing unchanged files."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from .cache_policy import FileFacts
+from .errors import VocabMismatch
+from .primary import primary_file
+from .request import TokenizerDownloadInfo
+from .vocab import count_vocab
+
+
+class VocabChecker:
+    """Counts a primary file's vocabulary, remembering counts by (path, size, mtime).
+
+    Parsing a 30k-entry ``tokenizer.json`` costs milliseconds; a cache hit should not.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._counts: OrderedDict[tuple[str, int, int], int] = OrderedDict()
+        self._capacity = capacity
+
+    def check(
+        self,
+        info: TokenizerDownloadInfo,
+        facts: FileFacts,
+        read: Callable[[], bytes],
+    ) -> None:
+        if info.expected_vocab is None:
+            return
+        name = primary_file(info.files)
+        key = (str(facts.path), facts.size, facts.mtime_ns)
+        actual = self._counts.get(key)
+        if actual is None:
+            actual = count_vocab(name, read())
+            self._counts[key] = actual
+            if len(self._counts) > self._capacity:
+                self._counts.popitem(last=False)
+        if actual != info.expected_vocab:
+            raise VocabMismatch(expected=info.expected_vocab, actual=actual, file=name)

@@ -1,0 +1,43 @@
+"""The public home of every error type (defined in ``domain/errors.py``; tree drawn there)."""
+
+from .domain.errors import (
+    AcquisitionError,
+    AcquisitionUnavailable,
+    AllStrategiesFailed,
+    Attempt,
+    CacheWriteError,
+    ConfigurationError,
+    EntryNotFound,
+    GatedRepository,
+    IntegrityError,
+    InvalidRequest,
+    LockTimeout,
+    NetworkError,
+    OfflineModeError,
+    RateLimited,
+    RepositoryNotFound,
+    RevisionNotFound,
+    TokenizerNotFound,
+    VocabMismatch,
+)
+
+__all__ = [
+    "AcquisitionError",
+    "AcquisitionUnavailable",
+    "AllStrategiesFailed",
+    "Attempt",
+    "CacheWriteError",
+    "ConfigurationError",
+    "EntryNotFound",
+    "GatedRepository",
+    "IntegrityError",
+    "InvalidRequest",
+    "LockTimeout",
+    "NetworkError",
+    "OfflineModeError",
+    "RateLimited",
+    "RepositoryNotFound",
+    "RevisionNotFound",
+    "TokenizerNotFound",
+    "VocabMismatch",
+]

@@ -1,0 +1,176 @@
+"""``SmartTokenizerDownload``: the one object services embed.
+
+It owns a strategy (any ``TokenizerAcquisition``), reports what it can do before anything
+is downloaded, and turns every acquisition into an ``AcquisitionResult`` or a typed error.
+Constructors that name adapters import them lazily, so a cache-only process never imports
+aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .domain.errors import AcquisitionError
+from .domain.hybrid import HybridAcquisition, status_of
+from .domain.request import TokenizerDownloadInfo
+from .domain.results import AcquisitionInfo, AcquisitionResult
+from .ports.acquisition import TokenizerAcquisition
+from .ports.events import AcquisitionObserver, AttemptEvent, NullObserver
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+
+class SmartTokenizerDownload:
+    """Acquire tokenizers through one configured strategy.
+
+    ``SmartTokenizerDownload()`` builds the hybrid order from configuration and environment
+    (``TOKACQ_CONFIG``, ``TOKACQ_*``, ``HF_*``); the class methods build narrower ones.
+    """
+
+    def __init__(
+        self,
+        strategy: TokenizerAcquisition | None = None,
+        *,
+        settings: Settings | None = None,
+        observer: AcquisitionObserver | None = None,
+    ) -> None:
+        if strategy is None:
+            from .container import build_container
+
+            container = build_container()
+            strategy = container.acquisition()
+            settings = container.settings()
+            observer = container.observer()
+        self._strategy = strategy
+        self._settings = settings
+        self._observer = observer or NullObserver()
+
+    # -- constructors ----------------------------------------------------------------------
+
+    @classmethod
+    def cache_only(cls, cache_dir: str | os.PathLike[str] | None = None) -> SmartTokenizerDownload:
+        """Never touch the network: serve what the cache holds (air-gapped deployments)."""
+        return cls._from_container(overrides=_drop_none(strategy="cache-only",
+                                                        cache_dir=_str(cache_dir)))
+
+    @classmethod
+    def with_downloads(cls, cache_dir: str | os.PathLike[str] | None = None,
+                       **network_options: Any) -> SmartTokenizerDownload:
+        """Cache first, then download; ``network_options`` are the ``[network]`` keys."""
+        return cls._from_container(overrides=_drop_none(
+            strategy="hybrid", strategies=["cache-only", "network"],
+            cache_dir=_str(cache_dir), network=network_options or None), require_network=True)
+
+    @classmethod
+    def with_strategy(cls, strategy: TokenizerAcquisition) -> SmartTokenizerDownload:
+        """Use any strategy, including your own implementation of the port."""
+        return cls(strategy, observer=_default_observer())
+
+    @classmethod
+    def from_config(cls, path_or_mapping: str | os.PathLike[str] | Mapping[str, Any]
+                    ) -> SmartTokenizerDownload:
+        """Build from a TOML file or an equivalent mapping (environment still overrides)."""
+        return cls._from_container(config_file=path_or_mapping)
+
+    @classmethod
+    def _from_container(cls, *, config_file: Any = None, overrides: Mapping[str, Any] | None = None,
+                        require_network: bool = False) -> SmartTokenizerDownload:
+        from .container import build_container
+        from .strategies import require_aiohttp
+
+        if require_network:
+            require_aiohttp()
+        container = build_container(config_file=config_file, overrides=overrides)
+        downloader: SmartTokenizerDownload = container.downloader()
+        return downloader
+
+    # -- acquisition -----------------------------------------------------------------------
+
+    @property
+    def strategy(self) -> TokenizerAcquisition:
+        return self._strategy
+
+    @property
+    def settings(self) -> Settings | None:
+        return self._settings
+
+    async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
+        """Acquire every requested file; raises a typed ``AcquisitionError`` on failure."""
+        started = time.perf_counter()
+        try:
+            result = await self._strategy.acquire(info)
+        except AcquisitionError as error:
+            self._observer.attempt_finished(AttemptEvent(
+                self._strategy.name, info.cache_key, "failed", time.perf_counter() - started,
+                error_type=type(error).__name__))
+            raise
+        self._observer.attempt_finished(AttemptEvent(
+            self._strategy.name, info.cache_key, "hit" if result.from_cache else "downloaded",
+            time.perf_counter() - started, bytes_downloaded=result.bytes_downloaded))
+        return result
+
+    async def download_tokenizer(self, info: TokenizerDownloadInfo) -> Path:
+        """The primary file's path (``tokenizer.json``, ``tokenizer.model``, ``vocab.txt``...)."""
+        return (await self.acquire(info)).path
+
+    def download_tokenizer_sync(self, info: TokenizerDownloadInfo) -> Path:
+        """Blocking form for scripts; refuses to run inside a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._acquire_and_close(info)).path
+        raise RuntimeError(
+            "download_tokenizer_sync() was called inside a running event loop; "
+            "use 'await downloader.download_tokenizer(info)' instead")
+
+    async def _acquire_and_close(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
+        # Each asyncio.run() is a new loop; an HTTP session must not outlive its loop.
+        try:
+            return await self.acquire(info)
+        finally:
+            await self._strategy.aclose()
+
+    def acquisition_info(self) -> AcquisitionInfo:
+        """What this configuration can do, and why not, before anything is downloaded."""
+        strategy = self._strategy
+        statuses = (strategy.statuses() if isinstance(strategy, HybridAcquisition)
+                    else (status_of(strategy),))
+        return AcquisitionInfo(
+            description=strategy.description,
+            available=strategy.is_available(),
+            requirements=tuple(strategy.requirements()),
+            strategies=statuses,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        await self._strategy.aclose()
+
+    async def __aenter__(self) -> SmartTokenizerDownload:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+def _default_observer() -> AcquisitionObserver:
+    from .adapters.structlog_observer import StructlogObserver
+
+    return StructlogObserver()
+
+
+def _str(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else os.fspath(path)
+
+
+def _drop_none(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}

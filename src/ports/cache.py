@@ -1,0 +1,34 @@
+"""Write side of our own cache: partial downloads, atomic publication, the manifest."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .source import TokenizerSource
+
+if TYPE_CHECKING:
+    from ..domain.manifest import ManifestEntry
+
+
+class TokenizerCache(TokenizerSource):
+    """Our cache: ``<root>/<cache_key>/<file>``; bookkeeping lives under ``<root>/.tokacq``."""
+
+    root: Path
+
+    @abstractmethod
+    def directory(self, cache_key: str) -> Path:
+        """Where a cache key's files are published."""
+
+    @abstractmethod
+    def ensure_writable(self) -> None:
+        """Raise ``CacheWriteError`` when nothing can be published here."""
+
+    @abstractmethod
+    def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
+        """Atomically move a verified, fsynced file into place and record it in the manifest."""
+
+    @abstractmethod
+    def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
+        """A unique path on the cache's filesystem for a partial download of ``file``."""

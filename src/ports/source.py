@@ -1,0 +1,35 @@
+"""Read side of local storage: where a request's files are, as facts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..domain.cache_policy import Located
+    from ..domain.request import TokenizerDownloadInfo
+
+
+class TokenizerSource(ABC):
+    """A place on disk that may already hold a tokenizer (our cache, an HF cache, a checkout).
+
+    ``locate`` only stats and reads bookkeeping: it never writes and never locks, so it
+    works on a read-only directory.
+    """
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where this source looks, for humans."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether the source's root is there at all."""
+
+    @abstractmethod
+    def locate(self, info: TokenizerDownloadInfo) -> Located:
+        """Facts about the requested files; missing ones are simply absent from ``found``."""
+
+    @abstractmethod
+    def read_bytes(self, located: Located, file: str) -> bytes:
+        """A located file's content (for vocabulary checks)."""

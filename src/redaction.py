@@ -1,0 +1,39 @@
+"""A structlog processor that keeps tokens out of logs; add it in your application."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableMapping
+from typing import Any
+
+SECRET_KEYS = frozenset({"token", "authorization", "hf_token", "password", "api_key",
+                         "access_token", "secret"})
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",]+")
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{8,}\b")
+REDACTED = "***"
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _HF_TOKEN.sub(REDACTED, _BEARER.sub(rf"\g<1>{REDACTED}", value))
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in SECRET_KEYS else _scrub(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact_secrets(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Mask values of secret-named keys, ``Bearer`` credentials and ``hf_`` tokens.
+
+    ``structlog.configure(processors=[redact_secrets, ...])``; place it before renderers.
+    """
+    for key in list(event_dict):
+        if key.lower() in SECRET_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
