@@ -19,11 +19,14 @@ from .domain.environment import OFFLINE_VARIABLES, parse_bool
 from .domain.errors import ConfigurationError
 from .domain.options import DEFAULT_ENDPOINT, NetworkOptions, Secret
 
-STRATEGY_NAMES = ("hybrid", "cache-only", "network")
+STRATEGY_NAMES = ("hybrid", "cache-only", "hf-cache", "local-dir", "network")
 NETWORK_STRATEGIES = frozenset({"network"})
+#: The hybrid order when none is configured; ``hf-cache`` joins it (after ``cache-only``)
+#: only when a Hugging Face cache exists on this machine.
 DEFAULT_ORDER = ("cache-only", "network")
 
-TOP_KEYS = ("strategy", "strategies", "cache_dir", "offline", "lock_timeout", "network")
+TOP_KEYS = ("strategy", "strategies", "cache_dir", "hf_cache_dir", "local_dir", "offline",
+            "lock_timeout", "network")
 NETWORK_KEYS = ("endpoint", "token", "token_file", "connect_timeout", "read_timeout",
                 "max_retries", "max_concurrent_files", "max_file_bytes", "ca_bundle",
                 "trust_env", "user_agent")
@@ -32,6 +35,7 @@ NETWORK_KEYS = ("endpoint", "token", "token_file", "connect_timeout", "read_time
 ENVIRONMENT = (
     ("TOKACQ_STRATEGY", "strategy"),
     ("TOKACQ_CACHE_DIR", "cache_dir"),
+    ("TOKACQ_LOCAL_DIR", "local_dir"),
     ("TOKACQ_ENDPOINT", "network.endpoint"),
     ("HF_ENDPOINT", "network.endpoint"),
     ("TOKACQ_TOKEN", "network.token"),
@@ -46,6 +50,29 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("tokenizer-acquisition", appauthor=False))
 
 
+def hf_cache_default(environ: Mapping[str, str] | None = None) -> tuple[Path, str | None]:
+    """Where ``huggingface_hub`` keeps its cache, and the variable that said so (if any).
+
+    Same rule as ``huggingface_hub.constants``: ``HF_HUB_CACHE`` (or its legacy name
+    ``HUGGINGFACE_HUB_CACHE``), else ``$HF_HOME/hub``, else
+    ``$XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub``.
+    """
+    env = os.environ if environ is None else environ
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(variable):
+            return Path(env[variable]).expanduser(), f"environment variable {variable}"
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub", "environment variable HF_HOME"
+    if env.get("XDG_CACHE_HOME"):
+        return (Path(env["XDG_CACHE_HOME"]).expanduser() / "huggingface" / "hub",
+                "environment variable XDG_CACHE_HOME")
+    return Path("~/.cache/huggingface/hub").expanduser(), None
+
+
+def default_hf_cache_dir() -> Path:
+    return hf_cache_default()[0]
+
+
 @dataclass(frozen=True)
 class Settings:
     """The resolved configuration, with where each value came from (for ``tokacq info``)."""
@@ -53,6 +80,8 @@ class Settings:
     strategy: str = "hybrid"
     strategies: tuple[str, ...] = DEFAULT_ORDER
     cache_dir: Path = field(default_factory=default_cache_dir)
+    hf_cache_dir: Path = field(default_factory=default_hf_cache_dir)
+    local_dir: Path | None = None
     offline_source: str | None = None
     lock_timeout: float = 600.0
     network: NetworkOptions = field(default_factory=NetworkOptions)
@@ -69,6 +98,8 @@ class Settings:
             "strategy": self.strategy,
             "strategies": list(self.strategies),
             "cache_dir": str(self.cache_dir),
+            "hf_cache_dir": str(self.hf_cache_dir),
+            "local_dir": None if self.local_dir is None else str(self.local_dir),
             "offline": self.offline,
             "lock_timeout": self.lock_timeout,
         }
@@ -165,6 +196,8 @@ CONVERTERS: dict[str, Callable[[str, Any, str], Any]] = {
     "strategy": _as_strategy,
     "strategies": _as_order,
     "cache_dir": _as_path,
+    "hf_cache_dir": _as_path,
+    "local_dir": _as_path,
     "offline": _as_bool,
     "lock_timeout": _as_number(float, 0.0),
     "network.endpoint": _as_endpoint,
@@ -201,18 +234,18 @@ def _flatten(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    source = str(path)
+    source = f"config file {path}"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError("config file not found", key="config", value=source,
+        raise ConfigurationError("config file not found", key="config", value=str(path),
                                  source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"config file unreadable: {exc.__class__.__name__}",
-                                 key="config", value=source, source=source) from None
+                                 key="config", value=str(path), source=source) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file is not valid TOML: {exc}", key="config",
-                                 value=source, source=source) from None
+                                 value=str(path), source=source) from None
     return _flatten(raw, source)
 
 
@@ -307,16 +340,38 @@ def _assemble(values: dict[str, Any], sources: dict[str, str], env: Mapping[str,
         user_agent=values.get("network.user_agent"),
         offline_source=offline_source,
     )
+    hf_cache_dir = values.get("hf_cache_dir")
+    if hf_cache_dir is None:
+        hf_cache_dir, hf_source = hf_cache_default(env)
+        if hf_source:
+            sources["hf_cache_dir"] = hf_source
+    local_dir = values.get("local_dir")
+    if local_dir is None and strategy == "local-dir":
+        raise ConfigurationError(
+            "strategy 'local-dir' needs a directory to read from, but 'local_dir' is not set",
+            key="local_dir", value=None,
+            source=sources.get("strategy"),
+            suggestions=["set local_dir = \"/path/to/tokenizers\" (laid out as "
+                         "<local_dir>/<org>/<name>/<file>) or TOKACQ_LOCAL_DIR",
+                         "or choose another strategy"])
     return Settings(
         strategy=strategy,
-        strategies=values.get("strategies", DEFAULT_ORDER),
+        strategies=values.get("strategies") or _default_order(hf_cache_dir),
         cache_dir=values.get("cache_dir") or default_cache_dir(),
+        hf_cache_dir=hf_cache_dir,
+        local_dir=local_dir,
         offline_source=offline_source,
         lock_timeout=values.get("lock_timeout", 600.0),
         network=network,
         sources=sources,
         config_file=file_path,
     )
+
+
+def _default_order(hf_cache_dir: Path) -> tuple[str, ...]:
+    if hf_cache_dir.is_dir():
+        return ("cache-only", "hf-cache", "network")
+    return DEFAULT_ORDER
 
 
 def _read_token(path: Path, source: str) -> str:

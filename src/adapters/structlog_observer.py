@@ -17,5 +17,6 @@ class StructlogObserver(AcquisitionObserver):
         # Looked up per call (cheap) so applications that configure structlog late still win.
         log = structlog.get_logger(self._logger_name)
         fields = {k: v for k, v in vars(event).items() if v is not None}
-        level = "warning" if event.outcome == "failed" else "info"
+        # Hits happen on every request of a service: keep them out of info-level logs.
+        level = {"failed": "warning", "hit": "debug", "skipped": "debug"}.get(event.outcome, "info")
         getattr(log, level)("tokenizer.attempt", **fields)

@@ -1,0 +1,113 @@
+"""The container wires the configured strategy; tests swap adapters through it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from dependency_injector import providers
+
+from support.fakes import ScriptedAcquisition
+from tokenizer_acquisition import (
+    AcquisitionUnavailable,
+    CacheOnlyAcquisition,
+    ConfigurationError,
+    HybridAcquisition,
+    SmartTokenizerDownload,
+    TokenizerDownloadInfo,
+)
+from tokenizer_acquisition.container import build_container
+
+HAS_AIOHTTP = importlib.util.find_spec("aiohttp") is not None
+INFO = TokenizerDownloadInfo("org/name", "name", ("tokenizer.json",))
+
+
+def test_cache_only_is_wired_from_configuration(tmp_path: Path) -> None:
+    """strategy = cache-only gives a CacheOnlyAcquisition on the configured directory."""
+    container = build_container({"strategy": "cache-only", "cache_dir": str(tmp_path)}, environ={})
+    strategy = container.acquisition()
+    assert isinstance(strategy, CacheOnlyAcquisition) and strategy.cache_dir == tmp_path
+
+
+def test_default_is_a_hybrid_starting_with_the_cache(tmp_path: Path) -> None:
+    """The default container builds hybrid: cache-only first, network after."""
+    container = build_container(overrides={"cache_dir": str(tmp_path)}, environ={})
+    strategy = container.acquisition()
+    assert isinstance(strategy, HybridAcquisition)
+    names = [s.name for s in strategy.strategies]
+    assert names[0] == "cache-only" and names[-1] == "network"
+
+
+def test_offline_hybrid_reports_network_unavailable_with_the_reason(tmp_path: Path) -> None:
+    """Offline keeps hybrid usable and says why network is skipped."""
+    container = build_container(overrides={"cache_dir": str(tmp_path)},
+                                environ={"HF_HUB_OFFLINE": "1"})
+    info = container.downloader().acquisition_info()
+    network = next(s for s in info.strategies if s.name == "network")
+    assert info.available and not network.available
+    assert network.reason is not None
+    assert "HF_HUB_OFFLINE" in network.reason or "not installed" in network.reason
+
+
+async def test_providers_can_be_overridden_with_fakes(tmp_path: Path) -> None:
+    """Tests swap a strategy by overriding its provider, not by patching internals."""
+    container = build_container({"strategy": "cache-only", "cache_dir": str(tmp_path)}, environ={})
+    fake = ScriptedAcquisition("cache-only", directory=tmp_path)
+    with container.cache_only.override(providers.Object(fake)):
+        downloader = container.downloader()
+        assert await downloader.download_tokenizer(INFO) == tmp_path / "tokenizer.json"
+    assert fake.calls == [INFO]
+
+
+async def test_hybrid_order_comes_from_configuration(tmp_path: Path) -> None:
+    """`strategies` sets the hybrid order; overridden parts are used in that order."""
+    container = build_container({"strategies": ["network", "cache-only"],
+                                 "cache_dir": str(tmp_path)}, environ={})
+    first = ScriptedAcquisition("network", directory=tmp_path)
+    with container.network_if_installed.override(providers.Object(first)):
+        strategy = container.acquisition()
+    assert isinstance(strategy, HybridAcquisition)
+    assert [s.name for s in strategy.strategies] == ["network", "cache-only"]
+    assert (await strategy.acquire(INFO)).strategy == "network"
+
+
+def test_configuration_errors_surface_before_dependency_injector(tmp_path: Path) -> None:
+    """An unknown strategy is our ConfigurationError, not the Selector's own error."""
+    with pytest.raises(ConfigurationError) as err:
+        build_container({"strategy": "netwrk"}, environ={})
+    assert err.value.key == "strategy"
+
+
+def test_strict_configuration_rejects_undefined_options(tmp_path: Path) -> None:
+    """The container's Configuration is strict: an undefined option fails loudly."""
+    container = build_container({"cache_dir": str(tmp_path)}, environ={})
+    with pytest.raises(Exception, match="Undefined configuration option"):
+        container.config.no_such_option()
+
+
+def test_cache_only_container_never_builds_a_network_strategy(tmp_path: Path) -> None:
+    """Choosing cache-only opens no HTTP session and builds no network adapter."""
+    container = build_container({"strategy": "cache-only", "cache_dir": str(tmp_path)}, environ={})
+    container.downloader()
+    with container.network.override(providers.Callable(pytest.fail, "network was built")):
+        container.acquisition()
+
+
+@pytest.mark.skipif(HAS_AIOHTTP, reason="needs an environment without aiohttp")
+def test_network_without_aiohttp_fails_when_the_container_is_built(tmp_path: Path) -> None:
+    """Asking for network without the downloads extra fails at build time, with the fix."""
+    with pytest.raises(AcquisitionUnavailable) as err:
+        build_container({"strategy": "network", "cache_dir": str(tmp_path)}, environ={})
+    assert err.value.strategy == "network"
+    assert any("tokenizer-acquisition[downloads]" in r for r in err.value.requirements)
+    with pytest.raises(AcquisitionUnavailable):
+        SmartTokenizerDownload.with_downloads(tmp_path)
+
+
+@pytest.mark.skipif(HAS_AIOHTTP, reason="needs an environment without aiohttp")
+def test_hybrid_without_aiohttp_says_network_is_not_installed(tmp_path: Path) -> None:
+    """The default hybrid still works, reporting network as not installed."""
+    downloader = SmartTokenizerDownload.from_config({"cache_dir": str(tmp_path)})
+    network = next(s for s in downloader.acquisition_info().strategies if s.name == "network")
+    assert not network.available and "aiohttp is not installed" in (network.reason or "")

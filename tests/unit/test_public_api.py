@@ -1,0 +1,42 @@
+"""The public surface changes only on purpose, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import tokenizer_acquisition
+
+EXPECTED = {
+    "AcquisitionError", "AcquisitionInfo", "AcquisitionResult", "AcquisitionUnavailable",
+    "AllStrategiesFailed", "CacheOnlyAcquisition", "CacheWriteError", "ConfigurationError",
+    "EntryNotFound", "GatedRepository", "HybridAcquisition", "IntegrityError", "InvalidRequest",
+    "LockTimeout", "NetworkAcquisition", "NetworkError", "OfflineModeError", "RateLimited",
+    "RepositoryNotFound", "RevisionNotFound", "SmartTokenizerDownload", "StrategyStatus",
+    "TokenizerAcquisition", "TokenizerDownloadInfo", "TokenizerNotFound", "VocabMismatch",
+    "__version__", "build_container", "redact_secrets",
+}
+
+
+def test_exported_names_are_exactly_the_public_api() -> None:
+    """__all__ lists the public API; every name in it resolves."""
+    assert set(tokenizer_acquisition.__all__) >= EXPECTED
+    for name in tokenizer_acquisition.__all__:
+        assert getattr(tokenizer_acquisition, name) is not None
+
+
+def test_import_loads_neither_aiohttp_nor_dependency_injector() -> None:
+    """`import tokenizer_acquisition` pulls in no HTTP client and no DI framework."""
+    code = ("import sys, tokenizer_acquisition; "
+            "print(sorted(m for m in ('aiohttp', 'dependency_injector', 'structlog') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+def test_package_ships_type_information() -> None:
+    """py.typed is installed with the package."""
+    from importlib.resources import files
+
+    assert files("tokenizer_acquisition").joinpath("py.typed").is_file()
