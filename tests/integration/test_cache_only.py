@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import seed
+from support.sandbox import run_read_only
 from tokenizer_acquisition import (
     CacheOnlyAcquisition,
     IntegrityError,
@@ -126,17 +127,18 @@ async def test_symlink_escaping_the_cache_is_not_served(cache_dir: Path, tmp_pat
         await CacheOnlyAcquisition(cache_dir).acquire(minilm(files=("tokenizer.json",)))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-async def test_read_only_cache_serves_hits(cache_dir: Path, minilm_dir: Path) -> None:
-    """A cache baked read-only into an image still serves hits."""
+def test_read_only_cache_serves_hits(cache_dir: Path, minilm_dir: Path) -> None:
+    """A cache baked read-only into an image (a real read-only mount) still serves hits."""
     seed(cache_dir, "minilm", minilm_dir, MINILM_FILES)
-    for path in [cache_dir, cache_dir / "minilm"]:
-        path.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        assert (await CacheOnlyAcquisition(cache_dir).acquire(minilm())).from_cache
-    finally:
-        for path in [cache_dir, cache_dir / "minilm"]:
-            path.chmod(stat.S_IRWXU)
+    code = (
+        "from tokenizer_acquisition import SmartTokenizerDownload, TokenizerDownloadInfo\n"
+        f"info = TokenizerDownloadInfo({minilm().repo!r}, 'minilm', {MINILM_FILES!r}, "
+        "expected_vocab=30522)\n"
+        f"print(SmartTokenizerDownload.cache_only({str(cache_dir)!r}).download_tokenizer_sync(info))"
+    )
+    done = run_read_only([cache_dir], [sys.executable, "-c", code])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("minilm/tokenizer.json")
 
 
 async def test_hits_write_nothing(cache_dir: Path, minilm_dir: Path) -> None:
