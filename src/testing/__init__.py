@@ -1,0 +1,79 @@
+"""Test doubles shipped with the library: a local Hugging Face Hub with fault injection.
+
+Names are imported lazily so that importing this package needs no aiohttp, and so that
+``python -m tokenizer_acquisition.testing.hub_simulator`` does not import the module
+twice (runpy warns when a package pre-imports the module it is asked to run).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .faults import (
+        Corrupt,
+        Endless,
+        ExtraBytes,
+        Fault,
+        IgnoreRange,
+        Latency,
+        ResetAfter,
+        SlowDrip,
+        Status,
+        Truncate,
+        WrongLength,
+    )
+    from .hf_support import hf_env, patched_hf_endpoint
+    from .hub_simulator import HubSimulator
+    from .recording import RecordedRequest
+    from .threaded import ThreadedHubSimulator
+
+_EXPORTS = {
+    "Corrupt": "faults",
+    "Endless": "faults",
+    "ExtraBytes": "faults",
+    "Fault": "faults",
+    "IgnoreRange": "faults",
+    "Latency": "faults",
+    "ResetAfter": "faults",
+    "SlowDrip": "faults",
+    "Status": "faults",
+    "Truncate": "faults",
+    "WrongLength": "faults",
+    "hf_env": "hf_support",
+    "patched_hf_endpoint": "hf_support",
+    "HubSimulator": "hub_simulator",
+    "RecordedRequest": "recording",
+    "ThreadedHubSimulator": "threaded",
+}
+
+__all__ = [
+    "Corrupt",
+    "Endless",
+    "ExtraBytes",
+    "Fault",
+    "HubSimulator",
+    "IgnoreRange",
+    "Latency",
+    "RecordedRequest",
+    "ResetAfter",
+    "SlowDrip",
+    "Status",
+    "ThreadedHubSimulator",
+    "Truncate",
+    "WrongLength",
+    "hf_env",
+    "patched_hf_endpoint",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
