@@ -32,7 +32,7 @@ from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionInfo, AcquisitionResult, StrategyStatus
 from .facade import SmartTokenizerDownload
 from .ports.acquisition import TokenizerAcquisition
-from .strategies import CacheOnlyAcquisition
+from .strategies import CacheOnlyAcquisition, HfCacheAcquisition, LocalDirAcquisition
 
 if TYPE_CHECKING:
     from .container import build_container
@@ -69,9 +69,11 @@ __all__ = [
     "ConfigurationError",
     "EntryNotFound",
     "GatedRepository",
+    "HfCacheAcquisition",
     "HybridAcquisition",
     "IntegrityError",
     "InvalidRequest",
+    "LocalDirAcquisition",
     "LockTimeout",
     "NetworkAcquisition",
     "NetworkError",

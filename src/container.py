@@ -15,14 +15,18 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from .adapters.in_memory_metrics import InMemoryMetrics
 from .adapters.structlog_observer import StructlogObserver
 from .domain.hybrid import HybridAcquisition
+from .domain.observers import FanOutObserver
 from .facade import SmartTokenizerDownload
 from .ports.acquisition import TokenizerAcquisition
 from .ports.events import AcquisitionObserver
 from .settings import NETWORK_STRATEGIES, Settings, load_settings
 from .strategies import (
     CacheOnlyAcquisition,
+    HfCacheAcquisition,
+    LocalDirAcquisition,
     aiohttp_installed,
     network_unavailable,
     require_aiohttp,
@@ -47,7 +51,9 @@ def _hybrid(settings: Settings, observer: AcquisitionObserver,
     return HybridAcquisition(chosen, observer=observer)
 
 
-def _hybrid_builders(**providers_by_name: Any) -> dict[str, Callable[[], TokenizerAcquisition]]:
+def _by_strategy_name(**providers_by_name: providers.Provider[Any]
+                      ) -> dict[str, providers.Provider[Any]]:
+    """Provider attribute names (``cache_only``) keyed by strategy name (``cache-only``)."""
     return {name.replace("_", "-"): provider for name, provider in providers_by_name.items()}
 
 
@@ -57,9 +63,14 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
     settings = providers.Dependency(instance_of=Settings)
 
-    observer = providers.Singleton(StructlogObserver)
+    metrics = providers.Singleton(InMemoryMetrics)
+    log_events = providers.Singleton(StructlogObserver)
+    observer = providers.Singleton(FanOutObserver, providers.List(log_events, metrics))
 
     cache_only = providers.Singleton(CacheOnlyAcquisition, cache_dir=config.cache_dir)
+    hf_cache = providers.Singleton(HfCacheAcquisition, hf_cache_dir=config.hf_cache_dir)
+    # None (not configured) builds a strategy that says so; settings rejects it as the sole one.
+    local_dir = providers.Singleton(LocalDirAcquisition, root=config.local_dir)
     network = providers.Singleton(_network, settings=settings, observer=observer)
     network_if_installed = providers.Singleton(_optional_network, settings=settings,
                                                observer=observer)
@@ -68,19 +79,23 @@ class Container(containers.DeclarativeContainer):
         settings=settings,
         observer=observer,
         builders=providers.Callable(
-            _hybrid_builders,
+            _by_strategy_name,
             cache_only=cache_only.provider,
+            hf_cache=hf_cache.provider,
+            local_dir=local_dir.provider,
             network=network_if_installed.provider,
         ),
     )
 
     acquisition = providers.Selector(
         config.strategy,
-        **{"hybrid": hybrid, "cache-only": cache_only, "network": network},
+        **_by_strategy_name(hybrid=hybrid, cache_only=cache_only, hf_cache=hf_cache,
+                            local_dir=local_dir, network=network),
     )
 
     downloader = providers.Singleton(
-        SmartTokenizerDownload, strategy=acquisition, settings=settings, observer=observer)
+        SmartTokenizerDownload, strategy=acquisition, settings=settings, observer=observer,
+        metrics=metrics)
 
 
 def build_container(

@@ -16,12 +16,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .domain.errors import AcquisitionError
+from .domain.errors import AcquisitionError, ConfigurationError
 from .domain.hybrid import HybridAcquisition, status_of
+from .domain.lockfile import LockFile
+from .domain.observers import FanOutObserver
 from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionInfo, AcquisitionResult
 from .ports.acquisition import TokenizerAcquisition
 from .ports.events import AcquisitionObserver, AttemptEvent, NullObserver
+from .ports.metrics import MetricsRecorder
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -40,6 +43,7 @@ class SmartTokenizerDownload:
         *,
         settings: Settings | None = None,
         observer: AcquisitionObserver | None = None,
+        metrics: MetricsRecorder | None = None,
     ) -> None:
         if strategy is None:
             from .container import build_container
@@ -48,8 +52,10 @@ class SmartTokenizerDownload:
             strategy = container.acquisition()
             settings = container.settings()
             observer = container.observer()
+            metrics = container.metrics()
         self._strategy = strategy
         self._settings = settings
+        self._metrics = metrics
         self._observer = observer or NullObserver()
 
     # -- constructors ----------------------------------------------------------------------
@@ -71,7 +77,12 @@ class SmartTokenizerDownload:
     @classmethod
     def with_strategy(cls, strategy: TokenizerAcquisition) -> SmartTokenizerDownload:
         """Use any strategy, including your own implementation of the port."""
-        return cls(strategy, observer=_default_observer())
+        from .adapters.in_memory_metrics import InMemoryMetrics
+        from .adapters.structlog_observer import StructlogObserver
+
+        metrics = InMemoryMetrics()
+        return cls(strategy, observer=FanOutObserver([StructlogObserver(), metrics]),
+                   metrics=metrics)
 
     @classmethod
     def from_config(cls, path_or_mapping: str | os.PathLike[str] | Mapping[str, Any]
@@ -137,6 +148,14 @@ class SmartTokenizerDownload:
         finally:
             await self._strategy.aclose()
 
+    def metrics(self) -> dict[str, Any]:
+        """Per-strategy counters and durations as plain, JSON-serialisable data.
+
+        Counted only when the facade was built with a metrics recorder (every built-in
+        constructor does); otherwise ``{"strategies": {}}``.
+        """
+        return self._metrics.snapshot() if self._metrics else {"strategies": {}}
+
     def acquisition_info(self) -> AcquisitionInfo:
         """What this configuration can do, and why not, before anything is downloaded."""
         strategy = self._strategy
@@ -148,6 +167,19 @@ class SmartTokenizerDownload:
             requirements=tuple(strategy.requirements()),
             strategies=statuses,
         )
+
+    # -- lock files (tokacq lock / fetch --lock) ---------------------------------------------
+
+    async def acquire_locked(self, lock: LockFile | str | os.PathLike[str]
+                             ) -> list[AcquisitionResult]:
+        """Acquire exactly the locked commits, each file pinned to its locked sha256.
+
+        One result per locked repo and revision, in lock-file order; the first failure
+        raises. ``lock`` is a ``LockFile`` or the path of one.
+        """
+        if not isinstance(lock, LockFile):
+            lock = read_lock_file(lock)
+        return [await self.acquire(info) for info in lock.requests()]
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -162,15 +194,21 @@ class SmartTokenizerDownload:
         await self.aclose()
 
 
-def _default_observer() -> AcquisitionObserver:
-    from .adapters.structlog_observer import StructlogObserver
-
-    return StructlogObserver()
-
-
 def _str(path: str | os.PathLike[str] | None) -> str | None:
     return None if path is None else os.fspath(path)
 
 
 def _drop_none(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def read_lock_file(path: str | os.PathLike[str]) -> LockFile:
+    """Parse a lock file (``ConfigurationError`` naming the file when unreadable or invalid)."""
+    source = f"lock file {os.fspath(path)}"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigurationError(f"cannot read the lock file ({reason})", key="lock",
+                                 value=os.fspath(path), source=source) from None
+    return LockFile.parse(text, source)

@@ -9,16 +9,28 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 from .adapters.filesystem_cache import FileSystemCache
+from .adapters.hf_cache_source import HfCacheSource
+from .adapters.local_dir_source import LocalDirSource
+from .domain.cache_policy import Located
+from .domain.download_policy import Backoff
 from .domain.errors import AcquisitionUnavailable
 from .domain.hybrid import HybridAcquisition
 from .domain.local import LocalAcquisition
+from .domain.network import NetworkStrategy
+from .domain.options import NetworkOptions
+from .domain.request import TokenizerDownloadInfo
+from .domain.results import AcquisitionResult
 from .domain.unavailable import UnavailableAcquisition
+from .ports.events import AcquisitionObserver
+from .ports.source import TokenizerSource
 
 DOWNLOADS_EXTRA = "pip install 'tokenizer-acquisition[downloads]'"
 
-__all__ = ["CacheOnlyAcquisition", "HybridAcquisition", "aiohttp_installed",
+__all__ = ["CacheOnlyAcquisition", "HfCacheAcquisition", "HybridAcquisition",
+           "LocalDirAcquisition", "NetworkAcquisition", "aiohttp_installed",
            "network_unavailable"]
 
 
@@ -55,6 +67,148 @@ class CacheOnlyAcquisition(LocalAcquisition):
     def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
         self.cache = FileSystemCache(_cache_root(cache_dir))
         super().__init__(self.cache, name="cache-only")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache.root
+
+
+class _NoDirectory(TokenizerSource):
+    """Stands in for an unconfigured ``local_dir``: holds nothing, reads nothing."""
+
+    @property
+    def description(self) -> str:
+        return "no directory (local_dir is not configured)"
+
+    def exists(self) -> bool:
+        return False
+
+    def locate(self, info: TokenizerDownloadInfo) -> Located:
+        return Located(directory=Path(), found={})
+
+    def read_bytes(self, located: Located, file: str) -> bytes:
+        raise FileNotFoundError(file)
+
+
+def _hf_cache_root(hf_cache_dir: str | os.PathLike[str] | None) -> Path:
+    if hf_cache_dir is not None:
+        return Path(hf_cache_dir).expanduser()
+    from .settings import load_settings
+
+    return load_settings().hf_cache_dir
+
+
+class _ReadOnlyDirectoryAcquisition(LocalAcquisition):
+    """A ``LocalAcquisition`` over a directory someone else fills: unavailable without it.
+
+    Unlike our own cache (which a first download creates), nothing will ever appear in a
+    directory that is not there, so its absence is reported as a reason, not as a miss.
+    """
+
+    def unavailable_reason(self) -> str | None:
+        return None if self.is_available() else self._missing_reason()
+
+    def _missing_reason(self) -> str:
+        return f"{self.source.description} does not exist"
+
+    async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
+        if not self.is_available():
+            raise AcquisitionUnavailable(self.name, self.requirements(),
+                                         reason=self._missing_reason())
+        return await super().acquire(info)
+
+
+class HfCacheAcquisition(_ReadOnlyDirectoryAcquisition):
+    """Reuse tokenizers ``huggingface_hub``/``transformers`` already downloaded; read-only.
+
+    ``hf_cache_dir`` defaults to the configured one (``HF_HUB_CACHE``, ``$HF_HOME/hub``,
+    ``~/.cache/huggingface/hub``).
+    """
+
+    def __init__(self, hf_cache_dir: str | os.PathLike[str] | None = None) -> None:
+        self.hf_cache = HfCacheSource(_hf_cache_root(hf_cache_dir))
+        super().__init__(self.hf_cache, name="hf-cache")
+
+    @property
+    def hf_cache_dir(self) -> Path:
+        return self.hf_cache.root
+
+    def is_available(self) -> bool:
+        return self.hf_cache.exists()
+
+    def requirements(self) -> list[str]:
+        return [f"a huggingface_hub cache at {self.hf_cache.root} (set hf_cache_dir, "
+                "HF_HUB_CACHE or HF_HOME to use another)"]
+
+    def _missing_reason(self) -> str:
+        return f"no Hugging Face cache at {self.hf_cache.root}"
+
+
+class LocalDirAcquisition(_ReadOnlyDirectoryAcquisition):
+    """Serve tokenizers from ``<root>/<org>/<name>/<file>`` (a checkout or an offline bundle).
+
+    ``root=None`` builds a strategy that reports itself unavailable (``local_dir`` not
+    configured), so a shared configuration may list ``local-dir`` on machines without one.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None) -> None:
+        self.local = None if root is None else LocalDirSource(Path(root))
+        super().__init__(self.local or _NoDirectory(), name="local-dir")
+
+    @property
+    def root(self) -> Path | None:
+        return None if self.local is None else self.local.root
+
+    def is_available(self) -> bool:
+        return self.local is not None and self.local.exists()
+
+    def requirements(self) -> list[str]:
+        where = "a directory" if self.local is None else str(self.local.root)
+        return [f"{where} laid out as <local_dir>/<org>/<name>/<file> "
+                "(setting local_dir or TOKACQ_LOCAL_DIR)"]
+
+    def _missing_reason(self) -> str:
+        if self.local is None:
+            return "local_dir is not configured (set local_dir or TOKACQ_LOCAL_DIR)"
+        return f"local_dir {self.local.root} does not exist or is not a directory"
+
+
+class NetworkAcquisition(NetworkStrategy):
+    """Download from the Hub or a mirror into the cache; needs the ``downloads`` extra.
+
+    ``network_options`` are the ``[network]`` keys (``endpoint``, ``token``,
+    ``max_retries``...); they pass through the same validation as configuration files,
+    and the environment (``HF_ENDPOINT``, ``HF_TOKEN``, ``HF_HUB_OFFLINE``) still applies.
+    With ``options`` given they are ignored. ``backoff`` tunes retry waits (tests use
+    tiny ones). aiohttp is imported here, never by a cache-only process.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        options: NetworkOptions | None = None,
+        observer: AcquisitionObserver | None = None,
+        lock_timeout: float = 600.0,
+        backoff: Backoff | None = None,
+        **network_options: Any,
+    ) -> None:
+        require_aiohttp()
+        if options is None:
+            from .settings import load_settings
+
+            settings = load_settings(overrides={
+                "cache_dir": None if cache_dir is None else os.fspath(cache_dir),
+                "network": network_options,
+            })
+            options, root = settings.network, settings.cache_dir
+        else:
+            root = _cache_root(cache_dir)
+        from .adapters.aiohttp_remote import AiohttpRemoteFiles
+
+        self.lock_timeout = lock_timeout
+        super().__init__(FileSystemCache(root), AiohttpRemoteFiles(options, backoff=backoff),
+                         options, observer=observer)
 
     @property
     def cache_dir(self) -> Path:

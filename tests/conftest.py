@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-MINILM = FIXTURES / "sentence-transformers" / "all-MiniLM-L6-v2"
-BOTCHAN = FIXTURES / "sentencepiece" / "botchan-unigram-1000"
+from support.seeding import BOTCHAN, MINILM
 
 _ENV_PREFIXES = ("TOKACQ_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_")
 
@@ -45,13 +42,3 @@ def cache_dir(tmp_path: Path) -> Path:
     path = tmp_path / "cache"
     path.mkdir()
     return path
-
-
-def seed(cache_root: Path, cache_key: str, source: Path, files: tuple[str, ...]) -> Path:
-    """Place files by hand, the way an operator fills an air-gapped cache."""
-    target = cache_root / cache_key
-    target.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / name, target / name)
-    return target

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import seed
 from support.sandbox import run_read_only
+from support.seeding import seed
 from tokenizer_acquisition import (
     CacheOnlyAcquisition,
     IntegrityError,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import seed
+from support.seeding import seed
 from tokenizer_acquisition import (
     AcquisitionUnavailable,
     SmartTokenizerDownload,

@@ -1,0 +1,369 @@
+"""``RemoteFiles`` over aiohttp: redirects, ranges, retries and the token, on one session.
+
+Only this module imports aiohttp, and only the composition layer imports this module
+when a network strategy is built, so cache-only processes never load it.
+
+Wire rules (see issue 3 and ``domain/hub_protocol.py``):
+
+- redirects are followed by hand so ``Authorization`` goes only to the endpoint's
+  origin: kept on relative (same-origin) redirects, dropped on the hop to the CDN;
+- ``Accept-Encoding: identity`` so byte offsets are file offsets;
+- a partial with a validator is continued with ``Range`` + ``If-Range``; the domain's
+  ``resume_action`` decides between append, truncate and restart;
+- retryable failures back off per ``RetryState``; bytes written count as progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from ..domain.download_policy import (
+    Backoff,
+    ResumeAction,
+    RetryState,
+    announced_total,
+    is_retryable_status,
+    parse_content_range,
+    range_header,
+    resume_action,
+    server_delay,
+)
+from ..domain.errors import AcquisitionError, NetworkError
+from ..domain.hub_protocol import RemoteFacts, error_for, header
+from ..domain.options import NetworkOptions
+from ..domain.verification import needs_git_sha1, too_large
+from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
+from . import partial_file
+from .partial_file import BackgroundWriter, Sink, Validator
+
+CHUNK_BYTES = 1 << 20
+#: A slow stream still reaches the disk this often, so a killed process leaves a partial.
+FLUSH_INTERVAL_S = 0.25
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_LOGGER = "tokenizer_acquisition.network"
+
+
+def _log() -> Any:
+    import structlog
+
+    return structlog.get_logger(_LOGGER)
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("tokenizer-acquisition")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    return (url.scheme, (url.host or "").lower(), url.port)
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth repeating."""
+
+    def __init__(self, error: NetworkError, *, progressed: bool,
+                 hint: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.progressed = progressed
+        self.hint = hint
+
+
+class _Restart(Exception):
+    """The partial is unusable (416, wrong range, changed file): discard it, ask again."""
+
+
+@dataclass
+class _Transfer:
+    """One ``download`` call's running totals across attempts."""
+
+    received: int = 0
+    resumed: bool = False
+
+
+class AiohttpRemoteFiles(RemoteFiles):
+    """One pooled ``ClientSession`` per instance, created lazily in the running loop."""
+
+    def __init__(
+        self,
+        options: NetworkOptions,
+        *,
+        backoff: Backoff | None = None,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self._options = options
+        self._backoff = backoff or Backoff()
+        self._rand = rand
+        self._sleep = sleep
+        self._chunk = chunk_bytes
+        self._endpoint = URL(options.endpoint)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        agent = f"tokenizer-acquisition/{package_version()}"
+        self._user_agent = f"{agent} {options.user_agent}" if options.user_agent else agent
+        if self._endpoint.scheme == "http" and not is_loopback(self._endpoint.host):
+            _log().warning("tokenizer.endpoint.insecure", endpoint=options.endpoint,
+                           reason="plain http: files and the token travel unencrypted")
+
+    # -- session ---------------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        """aiohttp's verified default, or one that also trusts ``ca_bundle``."""
+        if self._options.ca_bundle is None:
+            return True
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=str(self._options.ca_bundle))
+        return context
+
+    async def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            # A session belongs to one loop; download_tokenizer_sync runs a fresh loop per call.
+            # Loading CA files takes tens of milliseconds: not on the loop.
+            context = await asyncio.to_thread(self._ssl_context)
+            if self._session is None or self._session.closed or self._loop is not loop:
+                timeout = aiohttp.ClientTimeout(
+                    total=None, sock_connect=self._options.connect_timeout,
+                    sock_read=self._options.read_timeout)
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(ssl=context), timeout=timeout,
+                    trust_env=self._options.trust_env, auto_decompress=False)
+                self._loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    def discard(self, staged: Path) -> None:
+        partial_file.discard(staged)
+
+    # -- headers and redirects -------------------------------------------------------------
+
+    def headers_for(self, url: URL, extra: Mapping[str, str]) -> dict[str, str]:
+        """Request headers for one hop; the token only to the endpoint's origin."""
+        out = {"Accept-Encoding": "identity", "User-Agent": self._user_agent, **extra}
+        token = self._options.token
+        if token and _origin(url) == _origin(self._endpoint):
+            out["Authorization"] = f"Bearer {token.reveal()}"
+        return out
+
+    async def _open(self, remote: RemoteFile, extra: Mapping[str, str]
+                    ) -> tuple[aiohttp.ClientResponse, RemoteFacts]:
+        """GET with redirects followed by hand; returns the first non-redirect answer."""
+        url = URL(remote.url, encoded=False)
+        facts = RemoteFacts()
+        for _ in range(MAX_REDIRECTS + 1):
+            session = await self.session()
+            response = await session.get(
+                url, headers=self.headers_for(url, extra), allow_redirects=False)
+            facts = facts.merged(RemoteFacts.from_headers(response.headers))
+            linked = facts.linked_size
+            if linked is not None and (limit := too_large(remote.file, linked, remote.max_bytes)):
+                response.release()  # refused before following the redirect to the bytes
+                raise limit
+            location = response.headers.get("Location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return response, facts
+            response.release()
+            url = url.join(URL(location))
+        raise NetworkError(f"more than {MAX_REDIRECTS} redirects for {remote.file!r}",
+                           url=remote.url)
+
+    # -- download --------------------------------------------------------------------------
+
+    async def download(self, remote: RemoteFile, *, resume: bool = True,
+                       progress: TransferProgress | None = None) -> Fetched:
+        progress = progress or TransferProgress()
+        if not resume:
+            await asyncio.to_thread(partial_file.discard, remote.staged)
+        state = RetryState(self._options.max_retries, self._backoff, self._rand)
+        transfer = _Transfer()
+        while True:
+            try:
+                return await self._attempt(remote, progress, transfer)
+            except _Restart:
+                await asyncio.to_thread(partial_file.discard, remote.staged)
+                continue
+            except _Retry as failure:
+                delay = state.next_delay(progressed=failure.progressed, hint=failure.hint)
+                _log().info("tokenizer.download.retry", file=remote.file, url=remote.url,
+                            attempt=state.attempts, delay_s=delay, reason=failure.error.message)
+                if delay is None:
+                    # A 429 arrives here as RateLimited carrying the server's last hint.
+                    raise failure.error from None
+                await self._sleep(delay)
+
+    async def _attempt(self, remote: RemoteFile, progress: TransferProgress,
+                       transfer: _Transfer) -> Fetched:
+        offset, validator = await asyncio.to_thread(partial_file.load, remote.staged)
+        extra: dict[str, str] = {}
+        if offset:
+            extra["Range"] = range_header(offset)
+            if validator is not None and validator.etag is not None:
+                extra["If-Range"] = f'"{validator.etag}"'
+        try:
+            response, facts = await self._open(remote, extra)
+        except AcquisitionError:
+            raise
+        except Exception as exc:
+            raise self._transport_failure(remote, exc, progressed=False) from None
+        try:
+            return await self._receive(remote, progress, transfer, response, facts,
+                                       offset, validator)
+        finally:
+            response.close()
+
+    async def _receive(self, remote: RemoteFile, progress: TransferProgress,
+                       transfer: _Transfer, response: aiohttp.ClientResponse,
+                       facts: RemoteFacts, offset: int, validator: Validator | None) -> Fetched:
+        status = response.status
+        if status == 416 and offset:
+            raise _Restart
+        if status not in (200, 206):
+            raise self._status_failure(remote, response)
+        content_range = parse_content_range(header(response.headers, "Content-Range"))
+        action = resume_action(
+            status, offset=offset, content_range=content_range,
+            stored_identity=validator.identity if validator else None,
+            identity=facts.identity)
+        if action is ResumeAction.RESTART:
+            if offset:
+                raise _Restart
+            error = NetworkError(f"206 without a usable Content-Range for {remote.file!r}",
+                                 url=remote.url, status=status)
+            raise _Retry(error, progressed=False)
+        total = announced_total(status, facts.linked_size, facts.content_length,
+                                content_range)
+        if total is not None and (limit := too_large(remote.file, total, remote.max_bytes)):
+            raise limit
+        append = action is ResumeAction.APPEND
+        transfer.resumed = transfer.resumed or append
+        progress.started(total)
+        fresh = None if append else _validator(remote, facts, response, total)
+        opening = asyncio.ensure_future(asyncio.to_thread(
+            _open_sink, remote.staged, fresh, append=append, total=total,
+            git_sha1=needs_git_sha1(facts.identity)))
+        writer = BackgroundWriter(opening)
+        try:
+            await self._stream(remote, progress, transfer, response, writer,
+                               base=offset if append else 0, total=total)
+            sink, sha256, git_sha1 = await writer.finish()
+        except BaseException:
+            await writer.abort()
+            raise
+        await asyncio.to_thread(partial_file.save_validator, remote.staged, None)
+        return Fetched(path=remote.staged, size=sink.size, sha256=sha256, git_sha1=git_sha1,
+                       etag=facts.identity, announced_size=total, commit=facts.commit,
+                       received=transfer.received, resumed=transfer.resumed)
+
+    async def _stream(self, remote: RemoteFile, progress: TransferProgress,
+                      transfer: _Transfer, response: aiohttp.ClientResponse,
+                      writer: BackgroundWriter, *, base: int, total: int | None) -> None:
+        """Copy the body to the partial in bounded batches; ``base`` bytes are already there."""
+        buffer = bytearray()
+        written = 0
+        last_flush = time.monotonic()
+        try:
+            while chunk := await response.content.read(self._chunk):
+                size = base + written + len(chunk)
+                if (limit := too_large(remote.file, size, remote.max_bytes)):
+                    raise limit
+                buffer += chunk
+                written += len(chunk)
+                transfer.received += len(chunk)
+                progress.advanced(len(chunk))
+                if len(buffer) >= self._chunk or time.monotonic() - last_flush > FLUSH_INTERVAL_S:
+                    await writer.submit(bytes(buffer))
+                    buffer.clear()
+                    last_flush = time.monotonic()
+                if total is not None and size > total:
+                    break  # longer than announced: verification reports it
+        except AcquisitionError:
+            raise
+        except Exception as exc:
+            await writer.submit(bytes(buffer))
+            raise self._transport_failure(remote, exc, progressed=written > 0) from None
+        await writer.submit(bytes(buffer))
+        if total is not None and base + written < total:
+            error = NetworkError(
+                f"body of {remote.file!r} ended at {base + written} of {total} bytes",
+                url=remote.url, status=response.status)
+            raise _Retry(error, progressed=written > 0)
+
+    # -- failures --------------------------------------------------------------------------
+
+    def _status_failure(self, remote: RemoteFile, response: aiohttp.ClientResponse
+                        ) -> Exception:
+        status = response.status
+        hint = server_delay(status, response.headers)
+        error = error_for(status, response.headers, url=remote.url, file=remote.file,
+                          repo=remote.repo, revision=remote.revision, retry_after=hint)
+        if is_retryable_status(status):
+            return _Retry(error, progressed=False, hint=hint)
+        return error
+
+    def _transport_failure(self, remote: RemoteFile, exc: Exception, *,
+                           progressed: bool) -> Exception:
+        """Connection errors, timeouts and broken bodies retry; TLS and bad URLs do not."""
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        token = self._options.token
+        if token:
+            reason = reason.replace(token.reveal(), "***")
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return NetworkError(
+                f"TLS failure fetching {remote.file!r} ({reason})", url=remote.url,
+                suggestions=("set network.ca_bundle to your organisation's CA file",
+                             "check the endpoint's certificate and host name"))
+        if isinstance(exc, aiohttp.InvalidURL):
+            return NetworkError(f"invalid URL for {remote.file!r} ({reason})", url=remote.url)
+        error = NetworkError(f"could not fetch {remote.file!r} ({reason})", url=remote.url)
+        return _Retry(error, progressed=progressed)
+
+
+def _validator(remote: RemoteFile, facts: RemoteFacts, response: aiohttp.ClientResponse,
+               total: int | None) -> Validator | None:
+    """Remember how to resume; a weak or missing ETag can still resume by identity check."""
+    if facts.identity is None:
+        return None
+    raw = header(response.headers, "ETag")
+    strong = raw is not None and not raw.strip().startswith(("W/", "w/"))
+    return Validator(identity=facts.identity, etag=facts.etag if strong else None,
+                     total=total, url=remote.url)
+
+
+def _open_sink(staged: Path, validator: Validator | None, *, append: bool, total: int | None,
+               git_sha1: bool) -> Sink:
+    """Runs in a thread: record how to resume (fresh starts only), then open the partial."""
+    if not append:
+        partial_file.save_validator(staged, validator)
+    return Sink(staged, append=append, total=total, git_sha1=git_sha1)

@@ -1,0 +1,46 @@
+"""What the read-only sources (HF cache, local directory) share: stat through links, hash.
+
+Nothing here writes, locks or creates a directory, so it works on a read-only mount.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from ..domain.cache_policy import FileFacts
+
+
+def resolve_regular_file(path: Path) -> tuple[FileFacts, Path] | None:
+    """Facts about ``path`` (kept as the caller's path) and the real file it leads to.
+
+    None when it is absent, a dangling or looping link, or not a regular file. Whether the
+    real file lies somewhere acceptable is the caller's rule.
+    """
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+        st = os.stat(real)
+    except (OSError, RuntimeError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return FileFacts(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns), real
+
+
+def real_directory(path: Path) -> Path:
+    """``path`` with every link resolved (it need not exist)."""
+    return Path(os.path.realpath(path))
+
+
+def sha256_of(path: Path) -> str | None:
+    """The file's sha256 in hex; None if it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()

@@ -1,0 +1,203 @@
+"""Downloading a tokenizer: cache first, then fetch, verify and publish each missing file.
+
+The strategy owns the decisions (what is missing, what each file must match, when a
+resumed file gets one more chance from zero); the transport behind ``RemoteFiles`` owns
+the wire (redirects, retries, ranges, the token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ..ports.acquisition import TokenizerAcquisition
+from ..ports.cache import TokenizerCache
+from ..ports.events import AcquisitionObserver, NullObserver
+from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
+from .cache_policy import decide
+from .errors import IntegrityError, OfflineModeError
+from .hub_protocol import resolve_url
+from .local import LocalAcquisition, result_from
+from .manifest import ManifestEntry
+from .options import NetworkOptions
+from .primary import primary_file
+from .request import TokenizerDownloadInfo
+from .results import AcquisitionResult
+from .verification import Digests, expected_for, verify
+from .vocab_check import VocabChecker
+
+
+def staging_tag(info: TokenizerDownloadInfo) -> str:
+    """Stable across runs so a later process finds the partial; differs per repo/revision."""
+    return hashlib.sha256(f"{info.repo}\0{info.revision}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DownloadReport:
+    """What ``download_missing`` did: files published, bytes received, commits seen."""
+
+    files: tuple[str, ...] = ()
+    bytes_received: int = 0
+    commit: str | None = None
+
+
+class _ObserverProgress(TransferProgress):
+    def __init__(self, observer: AcquisitionObserver, cache_key: str, file: str) -> None:
+        self._observer, self._key, self._file = observer, cache_key, file
+        self._started = False
+
+    def started(self, total: int | None) -> None:
+        if not self._started:  # a restart from zero is the same file's download
+            self._started = True
+            self._observer.file_started(self._key, self._file, total)
+
+    def advanced(self, nbytes: int) -> None:
+        self._observer.file_advanced(self._key, self._file, nbytes)
+
+
+class NetworkStrategy(TokenizerAcquisition):
+    """Serve from the cache when complete (zero requests), else download what is missing."""
+
+    name = "network"
+    uses_network = True
+
+    def __init__(self, cache: TokenizerCache, remote: RemoteFiles, options: NetworkOptions,
+                 *, observer: AcquisitionObserver | None = None,
+                 vocab: VocabChecker | None = None) -> None:
+        self._cache = cache
+        self._remote = remote
+        self._options = options
+        self._observer = observer or NullObserver()
+        self._vocab = vocab or VocabChecker()
+        self._local = LocalAcquisition(cache, name=self.name, vocab=self._vocab)
+
+    @property
+    def options(self) -> NetworkOptions:
+        return self._options
+
+    @property
+    def cache(self) -> TokenizerCache:
+        return self._cache
+
+    @property
+    def description(self) -> str:
+        return (f"network: download from {self._options.endpoint} into "
+                f"{self._cache.description}")
+
+    def is_available(self) -> bool:
+        return not self._options.offline
+
+    def unavailable_reason(self) -> str | None:
+        source = self._options.offline_source
+        return None if source is None else f"offline mode is on ({source})"
+
+    def requirements(self) -> list[str]:
+        out = [f"network access to {self._options.endpoint}",
+               f"a writable cache at {self._cache.description}"]
+        if self._options.offline_source is not None:
+            out.insert(0, f"unset {self._options.offline_source} to allow downloads")
+        return out
+
+    async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
+        started = time.perf_counter()
+        if self._options.offline_source is not None:
+            raise OfflineModeError(self.name, source=self._options.offline_source)
+        located = self._cache.locate(info)
+        if decide(info, located).hit:
+            return await self._local.acquire(info)
+        report = await self.download_missing(info)
+        located = self._cache.locate(info)
+        primary = primary_file(info.files)
+        self._vocab.check(info, located.found[primary],
+                          lambda: self._cache.read_bytes(located, primary))
+        result = result_from(info, located, self.name, started=started, from_cache=False,
+                             bytes_downloaded=report.bytes_received)
+        if result.commit is None and report.commit is not None:
+            result = _with_commit(result, report.commit)
+        return result
+
+    async def download_missing(self, info: TokenizerDownloadInfo) -> DownloadReport:
+        """Fetch, verify and publish the request's missing or stale files.
+
+        The seam for coordination: single-flight per request and a cross-process lock per
+        cache key wrap this call. It re-reads the cache first, so a caller that waited for
+        another one's download finds the files published and fetches nothing.
+        """
+        self._cache.ensure_writable()
+        needed = decide(info, self._cache.locate(info)).needed
+        if not needed:
+            return DownloadReport()
+        fetched = await self._fetch_all(info, needed)
+        commits = [f.commit for f in fetched if f.commit]
+        return DownloadReport(files=tuple(needed),
+                              bytes_received=sum(f.received for f in fetched),
+                              commit=commits[0] if commits else None)
+
+    async def _fetch_all(self, info: TokenizerDownloadInfo, files: Sequence[str]
+                         ) -> list[Fetched]:
+        gate = asyncio.Semaphore(self._options.max_concurrent_files)
+
+        async def bounded(file: str) -> Fetched:
+            async with gate:
+                return await self._fetch_one(info, file)
+
+        tasks = [asyncio.create_task(bounded(file)) for file in files]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            # The first failure decides; the others stop (their partials stay resumable).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _fetch_one(self, info: TokenizerDownloadInfo, file: str) -> Fetched:
+        remote = RemoteFile(
+            url=resolve_url(self._options.endpoint, info.repo, info.revision, file),
+            file=file,
+            staged=self._cache.staging_path(info.cache_key, file, staging_tag(info)),
+            repo=info.repo,
+            revision=info.revision,
+            max_bytes=self._options.max_file_bytes,
+        )
+        pin = info.sha256.get(file) if info.sha256 else None
+        progress = _ObserverProgress(self._observer, info.cache_key, file)
+        fetched = await self._remote.download(remote, progress=progress)
+        failure = _check(file, fetched, pin)
+        received = fetched.received
+        if failure is not None and fetched.resumed:
+            # Mirrors may ignore If-Range: the kept prefix may belong to another version.
+            fetched = await self._remote.download(remote, resume=False, progress=progress)
+            received += fetched.received
+            failure = _check(file, fetched, pin)
+        if failure is not None:
+            self._remote.discard(remote.staged)
+            raise failure
+        entry = ManifestEntry(
+            size=fetched.size, sha256=fetched.sha256, etag=fetched.etag,
+            commit=fetched.commit, revision=info.revision, repo=info.repo,
+            source=remote.url, fetched_at=time.time(),
+        )
+        self._cache.publish(info.cache_key, file, fetched.path, entry)
+        self._observer.file_finished(info.cache_key, file)
+        return _with_received(fetched, received)
+
+    async def aclose(self) -> None:
+        await self._remote.aclose()
+
+
+def _check(file: str, fetched: Fetched, pin: str | None) -> IntegrityError | None:
+    expected = expected_for(fetched.etag, fetched.announced_size, pin)
+    digests = Digests(size=fetched.size, sha256=fetched.sha256, git_sha1=fetched.git_sha1)
+    return verify(file, expected, digests)
+
+
+def _with_received(fetched: Fetched, received: int) -> Fetched:
+    return replace(fetched, received=received)
+
+
+def _with_commit(result: AcquisitionResult, commit: str) -> AcquisitionResult:
+    return replace(result, commit=commit)

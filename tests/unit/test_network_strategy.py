@@ -1,0 +1,324 @@
+"""NetworkStrategy against hand-written fakes of its ports: decisions, not sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tokenizer_acquisition.domain.cache_policy import FileFacts, Located
+from tokenizer_acquisition.domain.errors import (
+    IntegrityError,
+    OfflineModeError,
+    RepositoryNotFound,
+    VocabMismatch,
+)
+from tokenizer_acquisition.domain.manifest import ManifestEntry
+from tokenizer_acquisition.domain.network import NetworkStrategy
+from tokenizer_acquisition.domain.options import NetworkOptions
+from tokenizer_acquisition.domain.request import TokenizerDownloadInfo
+from tokenizer_acquisition.domain.verification import git_blob_prefix
+from tokenizer_acquisition.ports.cache import TokenizerCache
+from tokenizer_acquisition.ports.events import AcquisitionObserver
+from tokenizer_acquisition.ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
+
+VOCAB = b"".join(f"tok{i}\n".encode() for i in range(10))
+CONFIG = b'{"model_type": "bert"}'
+COMMIT = "c" * 40
+
+
+class FakeCache(TokenizerCache):
+    """Files and manifest entries in memory; paths exist only as names."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[tuple[str, str], bytes] = {}
+        self.manifest: dict[tuple[str, str], ManifestEntry] = {}
+        self.published: list[str] = []
+
+    @property
+    def description(self) -> str:
+        return "the fake cache"
+
+    def exists(self) -> bool:
+        return True
+
+    def directory(self, cache_key: str) -> Path:
+        return self.root / cache_key
+
+    def locate(self, info: TokenizerDownloadInfo) -> Located:
+        found = {name: FileFacts(self.directory(info.cache_key) / name,
+                                 len(self.files[(info.cache_key, name)]))
+                 for name in info.files if (info.cache_key, name) in self.files}
+        manifest = {name: e for (key, name), e in self.manifest.items()
+                    if key == info.cache_key}
+        return Located(self.directory(info.cache_key), found, manifest)
+
+    def read_bytes(self, located: Located, file: str) -> bytes:
+        return self.files[(located.directory.name, file)]
+
+    def ensure_writable(self) -> None:
+        pass
+
+    def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
+        return self.root / "partials" / f"{cache_key}-{file}-{tag}"
+
+    def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
+        self.files[(cache_key, file)] = staged.read_bytes()
+        staged.unlink()
+        self.manifest[(cache_key, file)] = entry
+        self.published.append(file)
+        return self.directory(cache_key) / file
+
+
+@dataclass
+class Serve:
+    """How the fake remote answers one download call for a file."""
+
+    data: bytes
+    etag: str | None = None  # None: the git sha1 of ``data`` (a regular Hub file)
+    resumed: bool = False
+    error: Exception | None = None
+
+
+@dataclass
+class FakeRemote(RemoteFiles):
+    """Writes the planned bytes to the staging path and reports what it measured."""
+
+    plans: dict[str, list[Serve]]
+    calls: list[tuple[str, bool]] = field(default_factory=list)
+    discarded: list[Path] = field(default_factory=list)
+    closed: bool = False
+    in_flight: int = 0
+    max_in_flight: int = 0
+    delay: float = 0.0
+
+    async def download(self, remote: RemoteFile, *, resume: bool = True,
+                       progress: TransferProgress | None = None) -> Fetched:
+        self.calls.append((remote.file, resume))
+        plan = self.plans[remote.file]
+        serve = plan.pop(0) if len(plan) > 1 else plan[0]
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+            if serve.error is not None:
+                raise serve.error
+        finally:
+            self.in_flight -= 1
+        progress = progress or TransferProgress()
+        progress.started(len(serve.data))
+        progress.advanced(len(serve.data))
+        remote.staged.parent.mkdir(parents=True, exist_ok=True)
+        remote.staged.write_bytes(serve.data)
+        sha1 = hashlib.sha1(git_blob_prefix(len(serve.data)) + serve.data).hexdigest()
+        return Fetched(path=remote.staged, size=len(serve.data),
+                       sha256=hashlib.sha256(serve.data).hexdigest(), git_sha1=sha1,
+                       etag=serve.etag or _git_sha1(self.plans[remote.file][-1].data),
+                       announced_size=len(serve.data), commit=COMMIT,
+                       received=len(serve.data), resumed=serve.resumed)
+
+    def discard(self, staged: Path) -> None:
+        self.discarded.append(staged)
+        staged.unlink(missing_ok=True)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class RecordingObserver(AcquisitionObserver):
+    events: list[tuple[str, str, object]] = field(default_factory=list)
+
+    def file_started(self, cache_key: str, file: str, total: int | None) -> None:
+        self.events.append(("started", file, total))
+
+    def file_advanced(self, cache_key: str, file: str, nbytes: int) -> None:
+        self.events.append(("advanced", file, nbytes))
+
+    def file_finished(self, cache_key: str, file: str) -> None:
+        self.events.append(("finished", file, None))
+
+
+def _git_sha1(data: bytes) -> str:
+    return hashlib.sha1(git_blob_prefix(len(data)) + data).hexdigest()
+
+
+def _info(files: tuple[str, ...] = ("vocab.txt", "config.json"), **kw: object
+          ) -> TokenizerDownloadInfo:
+    return TokenizerDownloadInfo("org/model", "model", files, **kw)  # type: ignore[arg-type]
+
+
+def _strategy(tmp_path: Path, plans: Mapping[str, list[Serve]], **options: object
+              ) -> tuple[NetworkStrategy, FakeCache, FakeRemote, RecordingObserver]:
+    cache = FakeCache(tmp_path)
+    remote = FakeRemote({k: list(v) for k, v in plans.items()})
+    observer = RecordingObserver()
+    opts = NetworkOptions(endpoint="https://hub.test", **options)  # type: ignore[arg-type]
+    return NetworkStrategy(cache, remote, opts, observer=observer), cache, remote, observer
+
+
+PLANS = {"vocab.txt": [Serve(VOCAB)], "config.json": [Serve(CONFIG)]}
+
+
+async def test_offline_is_unavailable_and_never_downloads(tmp_path: Path) -> None:
+    """Offline mode: unavailable with the source named, OfflineModeError, no download."""
+    strategy, _, remote, _ = _strategy(tmp_path, PLANS, offline_source="HF_HUB_OFFLINE")
+    assert not strategy.is_available()
+    assert "HF_HUB_OFFLINE" in (strategy.unavailable_reason() or "")
+    with pytest.raises(OfflineModeError) as raised:
+        await strategy.acquire(_info())
+    assert raised.value.source == "HF_HUB_OFFLINE"
+    assert remote.calls == []
+
+
+async def test_complete_cache_hit_makes_no_download(tmp_path: Path) -> None:
+    """Every file cached: served from the cache, the remote is never asked."""
+    strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
+    cache.files[("model", "vocab.txt")] = VOCAB
+    cache.files[("model", "config.json")] = CONFIG
+    result = await strategy.acquire(_info(expected_vocab=10))
+    assert result.from_cache and result.strategy == "network"
+    assert remote.calls == []
+
+
+async def test_miss_downloads_verifies_and_publishes(tmp_path: Path) -> None:
+    """A miss fetches each file, publishes it with a full manifest entry, reports bytes."""
+    strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
+    result = await strategy.acquire(_info(expected_vocab=10))
+    assert not result.from_cache
+    assert result.bytes_downloaded == len(VOCAB) + len(CONFIG)
+    assert result.commit == COMMIT
+    assert result.path.name == "vocab.txt"
+    assert sorted(cache.published) == ["config.json", "vocab.txt"]
+    entry = cache.manifest[("model", "vocab.txt")]
+    assert entry.size == len(VOCAB)
+    assert entry.sha256 == hashlib.sha256(VOCAB).hexdigest()
+    assert entry.etag == _git_sha1(VOCAB)
+    assert (entry.commit, entry.revision, entry.repo) == (COMMIT, "main", "org/model")
+    assert entry.source == "https://hub.test/org/model/resolve/main/vocab.txt"
+    assert entry.fetched_at is not None
+    assert sorted(remote.calls) == [("config.json", True), ("vocab.txt", True)]
+
+
+async def test_only_missing_files_are_downloaded(tmp_path: Path) -> None:
+    """Files already cached are kept; only the missing one is fetched."""
+    strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
+    cache.files[("model", "vocab.txt")] = VOCAB
+    result = await strategy.acquire(_info())
+    assert remote.calls == [("config.json", True)]
+    assert result.bytes_downloaded == len(CONFIG)
+
+
+async def test_corrupt_file_raises_and_publishes_nothing(tmp_path: Path) -> None:
+    """Bytes that do not match the ETag's hash: IntegrityError, nothing published."""
+    plans = {"vocab.txt": [Serve(b"corrupt", etag=_git_sha1(VOCAB))]}
+    strategy, cache, remote, _ = _strategy(tmp_path, plans)
+    with pytest.raises(IntegrityError) as raised:
+        await strategy.acquire(_info(("vocab.txt",)))
+    assert raised.value.check in ("size", "git-sha1")
+    assert cache.published == []
+    assert len(remote.discarded) == 1
+
+
+async def test_sha256_etag_is_checked_for_lfs_files(tmp_path: Path) -> None:
+    """A 64-hex ETag is the sha256 the bytes must have."""
+    wrong = "0" * 64
+    strategy, cache, _, _ = _strategy(tmp_path, {"vocab.txt": [Serve(VOCAB, etag=wrong)]})
+    with pytest.raises(IntegrityError) as raised:
+        await strategy.acquire(_info(("vocab.txt",)))
+    assert raised.value.check == "sha256"
+    assert cache.published == []
+
+
+async def test_opaque_etag_checks_size_only(tmp_path: Path) -> None:
+    """An ETag that is no hash never fails a download of the announced size."""
+    strategy, cache, _, _ = _strategy(tmp_path, {"vocab.txt": [Serve(VOCAB, etag="opaque-1")]})
+    await strategy.acquire(_info(("vocab.txt",)))
+    assert cache.published == ["vocab.txt"]
+
+
+async def test_resumed_file_failing_is_downloaded_once_from_zero(tmp_path: Path) -> None:
+    """A resumed file that fails verification gets one fresh download, then succeeds."""
+    plans = {"vocab.txt": [Serve(b"x" * len(VOCAB), etag=_git_sha1(VOCAB), resumed=True),
+                           Serve(VOCAB)]}
+    strategy, cache, remote, _ = _strategy(tmp_path, plans)
+    result = await strategy.acquire(_info(("vocab.txt",)))
+    assert remote.calls == [("vocab.txt", True), ("vocab.txt", False)]
+    assert cache.files[("model", "vocab.txt")] == VOCAB
+    assert result.bytes_downloaded == 2 * len(VOCAB)
+
+
+async def test_fresh_download_failing_again_raises(tmp_path: Path) -> None:
+    """If the fresh download fails too, IntegrityError and nothing published."""
+    bad = Serve(b"x" * len(VOCAB), etag=_git_sha1(VOCAB), resumed=True)
+    plans = {"vocab.txt": [bad, Serve(b"y" * len(VOCAB), etag=_git_sha1(VOCAB))]}
+    strategy, cache, remote, _ = _strategy(tmp_path, plans)
+    with pytest.raises(IntegrityError):
+        await strategy.acquire(_info(("vocab.txt",)))
+    assert len(remote.calls) == 2 and cache.published == []
+
+
+async def test_sha256_pin_is_enforced(tmp_path: Path) -> None:
+    """The caller's sha256 pin must match even when the server's ETag agrees."""
+    strategy, cache, _, _ = _strategy(tmp_path, PLANS)
+    with pytest.raises(IntegrityError) as raised:
+        await strategy.acquire(_info(("vocab.txt",), sha256={"vocab.txt": "1" * 64}))
+    assert raised.value.check == "sha256 pin"
+    assert cache.published == []
+
+
+async def test_downloads_are_bounded_by_max_concurrent_files(tmp_path: Path) -> None:
+    """No more than max_concurrent_files downloads run at once, but they do overlap."""
+    files = tuple(f"f{i}.json" for i in range(6))
+    plans = {name: [Serve(CONFIG)] for name in files}
+    strategy, _, remote, _ = _strategy(tmp_path, plans, max_concurrent_files=2)
+    remote.delay = 0.01
+    await strategy.acquire(_info(files))
+    assert remote.max_in_flight == 2
+
+
+async def test_first_failure_is_raised_typed(tmp_path: Path) -> None:
+    """A typed error from one file is the acquisition's error; nothing else published."""
+    failure = RepositoryNotFound("repository 'org/model' not found", url="u", status=401)
+    plans = {"vocab.txt": [Serve(VOCAB, error=failure)], "config.json": [Serve(CONFIG)]}
+    strategy, cache, _, _ = _strategy(tmp_path, plans, max_concurrent_files=1)
+    with pytest.raises(RepositoryNotFound):
+        await strategy.acquire(_info())
+    assert "vocab.txt" not in cache.published
+
+
+async def test_observer_sees_each_file(tmp_path: Path) -> None:
+    """file_started (with total), file_advanced and file_finished reach the observer."""
+    strategy, _, _, observer = _strategy(tmp_path, {"vocab.txt": [Serve(VOCAB)]})
+    await strategy.acquire(_info(("vocab.txt",)))
+    assert observer.events == [("started", "vocab.txt", len(VOCAB)),
+                               ("advanced", "vocab.txt", len(VOCAB)),
+                               ("finished", "vocab.txt", None)]
+
+
+async def test_vocab_is_checked_after_download(tmp_path: Path) -> None:
+    """expected_vocab applies to freshly downloaded files too."""
+    strategy, _, _, _ = _strategy(tmp_path, PLANS)
+    with pytest.raises(VocabMismatch):
+        await strategy.acquire(_info(expected_vocab=11))
+
+
+async def test_download_missing_rechecks_the_cache(tmp_path: Path) -> None:
+    """The coordination seam re-reads the cache: files published meanwhile are not fetched."""
+    strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
+    cache.files[("model", "vocab.txt")] = VOCAB
+    cache.files[("model", "config.json")] = CONFIG
+    report = await strategy.download_missing(_info())
+    assert report.files == () and remote.calls == []
+
+
+async def test_aclose_closes_the_transport(tmp_path: Path) -> None:
+    """Closing the strategy closes its remote."""
+    strategy, _, remote, _ = _strategy(tmp_path, PLANS)
+    await strategy.aclose()
+    assert remote.closed
