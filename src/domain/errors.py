@@ -6,6 +6,7 @@ The tree (all carry ``suggestions: tuple[str, ...]``)::
     ├── InvalidRequest            field, value, reason
     ├── ConfigurationError        key, value, source, choices
     ├── TokenizerNotFound         cache_key, missing_files, directory
+    │   └── CacheKeyNotFound      (nothing at all under that key: tokacq cache ...)
     ├── AcquisitionUnavailable    strategy, requirements
     │   └── OfflineModeError
     ├── AllStrategiesFailed       attempts (strategy, error or skip reason)
@@ -26,6 +27,7 @@ never passed to these constructors.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +122,21 @@ class TokenizerNotFound(AcquisitionError):
         self.cache_key = cache_key
         self.missing_files = tuple(missing_files)
         self.directory = directory
+
+
+class CacheKeyNotFound(TokenizerNotFound):
+    """A cache maintenance command named a key the cache does not hold at all."""
+
+    def __init__(self, cache_key: str, root: Path, *, known: Sequence[str] = ()) -> None:
+        close = difflib.get_close_matches(cache_key, list(known), n=1)
+        hints = [f"did you mean {close[0]!r}?"] if close else []
+        hints.append("list the cached keys with 'tokacq cache list'")
+        AcquisitionError.__init__(self, f"no cache key {cache_key!r} in {root}",
+                                  suggestions=hints)
+        self.cache_key = cache_key
+        self.missing_files = ()
+        self.directory = root / cache_key
+        self.root = root
 
 
 class AcquisitionUnavailable(AcquisitionError):

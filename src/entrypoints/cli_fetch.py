@@ -1,0 +1,217 @@
+"""``tokacq fetch`` and ``tokacq lock``: acquire through the configured strategies."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..domain.cache_key import default_cache_key
+from ..domain.errors import ConfigurationError
+from ..domain.lockfile import LockEntry, LockFile
+from ..domain.request import TokenizerDownloadInfo
+from ..settings import STRATEGY_NAMES
+from .cli_support import build_downloader, command_observer, note, print_json
+
+if TYPE_CHECKING:
+    from ..adapters.filesystem_cache import FileSystemCache
+    from ..domain.results import AcquisitionResult
+    from ..facade import SmartTokenizerDownload
+
+DEFAULT_FILES = ("tokenizer.json", "tokenizer_config.json")
+T = TypeVar("T")
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    fetch = commands.add_parser(
+        "fetch", parents=[common], help="acquire a tokenizer and print its primary file",
+        description="Acquire a tokenizer's files through the configured strategies and print "
+                    "the primary file's path (--json: the whole result).")
+    fetch.add_argument("repo", nargs="?", help="'org/name' or 'name' (omit with --lock)")
+    _request_options(fetch)
+    fetch.add_argument("--cache-key", metavar="K",
+                       help="cache directory name (default: org--name[--revision])")
+    fetch.add_argument("--expected-vocab", type=int, metavar="N",
+                       help="fail unless the tokenizer's vocabulary has N entries")
+    fetch.add_argument("--sha256", action="append", default=[], metavar="FILE=HEX",
+                       help="pin a file's sha256 (repeatable)")
+    fetch.add_argument("--lock", metavar="FILE",
+                       help="fetch exactly the commits and hashes of a lock file")
+    _strategy_options(fetch)
+    fetch.set_defaults(handler=run_fetch, parser=fetch)
+
+    lock = commands.add_parser(
+        "lock", parents=[common], help="write a lock file from what was fetched",
+        description="Fetch each repo through the normal path, then record repo, revision, "
+                    "commit, file, size and sha256 of every file in a TOML lock file.")
+    lock.add_argument("repos", nargs="+", metavar="REPO")
+    _request_options(lock)
+    lock.add_argument("-o", "--output", default="tokenizers.lock", metavar="FILE",
+                      help="where to write the lock file ('-' for stdout; "
+                           "default: tokenizers.lock)")
+    _strategy_options(lock)
+    lock.set_defaults(handler=run_lock, parser=lock)
+
+
+def _request_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--file", action="append", dest="files", metavar="FILE",
+                        help="a file to fetch (repeatable; default: "
+                             f"{' '.join(DEFAULT_FILES)})")
+    parser.add_argument("--revision", metavar="R", help="branch, tag or commit (default: main)")
+
+
+def _strategy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", choices=STRATEGY_NAMES,
+                        help="use this strategy instead of the configured one")
+    parser.add_argument("--offline", action="store_true",
+                        help="never touch the network (like HF_HUB_OFFLINE=1)")
+
+
+def _run(args: argparse.Namespace, work: Callable[[SmartTokenizerDownload], Awaitable[T]]) -> T:
+    observer, progress = command_observer(args)
+    downloader = build_downloader(args, observer, strategy=args.strategy,
+                                  offline=True if args.offline else None)
+
+    async def go() -> T:
+        try:
+            return await work(downloader)
+        finally:
+            await downloader.aclose()
+
+    try:
+        return asyncio.run(go())
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _result_doc(key: str, result: AcquisitionResult) -> dict[str, Any]:
+    return {"cache_key": key, **result.to_dict()}
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    if args.lock:
+        given = [opt for opt, value in (("REPO", args.repo), ("--file", args.files),
+                                        ("--revision", args.revision),
+                                        ("--cache-key", args.cache_key),
+                                        ("--sha256", args.sha256),
+                                        ("--expected-vocab", args.expected_vocab)) if value]
+        if given:
+            args.parser.error(f"--lock fetches what the lock file says; drop {', '.join(given)}")
+        from ..facade import read_lock_file
+
+        lock = read_lock_file(args.lock)
+        results = _run(args, lambda d: d.acquire_locked(lock))
+        docs = [_result_doc(i.cache_key, r)
+                for i, r in zip(lock.requests(), results, strict=True)]
+        if args.json:
+            print_json({"lock_file": args.lock, "results": docs})
+        else:
+            for r in results:
+                print(r.path)
+        return 0
+    if not args.repo:
+        args.parser.error("give a REPO to fetch, or --lock FILE")
+    info = _request(args, args.repo, sha256=_pins(args))
+    result = _run(args, lambda d: d.acquire(info))
+    if args.json:
+        print_json(_result_doc(info.cache_key, result))
+    else:
+        print(result.path)
+    return 0
+
+
+def _request(args: argparse.Namespace, repo: str, *,
+             sha256: dict[str, str] | None = None) -> TokenizerDownloadInfo:
+    revision = args.revision or "main"
+    return TokenizerDownloadInfo(
+        repo=repo,
+        cache_key=getattr(args, "cache_key", None) or default_cache_key(repo, revision),
+        files=tuple(args.files or DEFAULT_FILES),
+        expected_vocab=getattr(args, "expected_vocab", None),
+        revision=revision,
+        sha256=sha256 or None,
+    )
+
+
+def _pins(args: argparse.Namespace) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for spec in args.sha256:
+        file, sep, digest = spec.rpartition("=")
+        if not sep or not file or not digest:
+            args.parser.error(f"--sha256 expects FILE=HEX, got {spec!r}")
+        pins[file] = digest
+    return pins
+
+
+# -- lock ------------------------------------------------------------------------------------
+
+def run_lock(args: argparse.Namespace) -> int:
+    requests = [_request(args, repo) for repo in args.repos]
+
+    async def fetch_all(downloader: SmartTokenizerDownload
+                        ) -> list[tuple[TokenizerDownloadInfo, AcquisitionResult]]:
+        return [(info, await downloader.acquire(info)) for info in requests]
+
+    fetched = _run(args, fetch_all)
+    cache = _our_cache(args)
+    entries = [e for info, result in fetched for e in lock_entries(info, result, cache)]
+    lock = LockFile(tuple(entries))
+    text = lock.to_toml()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        _write(Path(args.output), text)
+    if args.json and args.output != "-":
+        print_json({"lock_file": args.output, "entries": [e.to_dict() for e in lock.entries]})
+    elif args.output != "-":
+        note(args, f"wrote {args.output}: {len(entries)} files of {len(requests)} repos")
+    return 0
+
+
+def _our_cache(args: argparse.Namespace) -> FileSystemCache:
+    from ..adapters.filesystem_cache import FileSystemCache
+    from .cli_support import load
+
+    return FileSystemCache(load(args).cache_dir)
+
+
+def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
+                 cache: FileSystemCache) -> list[LockEntry]:
+    """Entries from the manifest of what was just fetched (hashing only unrecorded files)."""
+    ours = result.directory == cache.directory(info.cache_key)
+    manifest = cache.read_manifest(info.cache_key) if ours else {}
+    entries = []
+    for name in info.files:
+        path = result.files[name]
+        size = path.stat().st_size
+        recorded = manifest.get(name)
+        if recorded is not None and recorded.sha256 and recorded.size == size:
+            digest = recorded.sha256
+        else:
+            with path.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        commit = (recorded.commit if recorded else None) or result.commit
+        if not commit:
+            raise ConfigurationError(
+                f"cannot lock {info.repo}: no commit is known for {name} in {result.directory} "
+                "(files placed by hand carry none)", key="commit", value=None,
+                source=f"strategy {result.strategy}",
+                suggestions=[f"remove them ('tokacq cache prune {info.cache_key}') and run "
+                             "'tokacq lock' again online, so they are fetched from the Hub"])
+        entries.append(LockEntry(info.repo, info.revision, commit, name, size, digest))
+    return entries
+
+
+def _write(path: Path, text: str) -> None:
+    from ..adapters.filesystem_cache import write_atomically
+
+    try:
+        write_atomically(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the lock file ({exc.strerror or exc})",
+                                 key="output", value=str(path), source="--output") from None

@@ -1,0 +1,131 @@
+"""``tokacq info``: what this build and configuration can do, and where each setting came from.
+
+Builds the configured strategies without acquiring anything. The token's value is never
+shown: only whether one is set and where it came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from ..domain.errors import AcquisitionUnavailable
+from ..domain.results import StrategyStatus
+from .cli_support import build_downloader, load, print_json
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    info = commands.add_parser(
+        "info", parents=[common], help="show strategies, availability and settings",
+        description="Every configured strategy, whether it is available and why not, its "
+                    "requirements, the cache directory, and where each setting came from.")
+    info.set_defaults(handler=run_info, parser=info)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    settings = load(args)
+    doc = describe(args, settings)
+    if args.json:
+        print_json(doc)
+    else:
+        _print_text(doc)
+    return 0
+
+
+def describe(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from ..domain.observers import FanOutObserver
+
+    try:
+        info = build_downloader(args, FanOutObserver([])).acquisition_info()
+        strategies = info.strategies
+        available, description = info.available, info.description
+    except AcquisitionUnavailable as error:  # e.g. strategy = "network" without aiohttp
+        strategies = (StrategyStatus(error.strategy, "", False, error.requirements,
+                                     error.reason, uses_network=True),)
+        available, description = False, f"{settings.strategy}: unavailable"
+    return {
+        "version": _version(),
+        "python": sys.version.split()[0],
+        "aiohttp_installed": importlib.util.find_spec("aiohttp") is not None,
+        "config_file": None if settings.config_file is None else str(settings.config_file),
+        "strategy": settings.strategy,
+        "description": description,
+        "available": available,
+        "cache_dir": str(settings.cache_dir),
+        "strategies": [_status(s) for s in strategies],
+        "settings": _settings(settings),
+    }
+
+
+def _status(s: StrategyStatus) -> dict[str, Any]:
+    return {"name": s.name, "available": s.available, "reason": s.reason,
+            "uses_network": s.uses_network, "description": s.description,
+            "requirements": list(s.requirements)}
+
+
+def _source(settings: Settings, key: str) -> str:
+    source = settings.sources.get(key, "default")
+    return "command line" if source == "overrides" else source
+
+
+def _settings(settings: Settings) -> list[dict[str, Any]]:
+    net = settings.network
+    values: list[tuple[str, Any]] = [
+        ("strategy", settings.strategy),
+        ("strategies", list(settings.strategies)),
+        ("cache_dir", str(settings.cache_dir)),
+        ("hf_cache_dir", str(settings.hf_cache_dir)),
+        ("local_dir", None if settings.local_dir is None else str(settings.local_dir)),
+        ("offline", settings.offline),
+        ("lock_timeout", settings.lock_timeout),
+        ("network.endpoint", net.endpoint),
+        ("network.token", "set" if net.token else "not set"),
+        ("network.connect_timeout", net.connect_timeout),
+        ("network.read_timeout", net.read_timeout),
+        ("network.max_retries", net.max_retries),
+        ("network.max_concurrent_files", net.max_concurrent_files),
+        ("network.max_file_bytes", net.max_file_bytes),
+        ("network.ca_bundle", None if net.ca_bundle is None else str(net.ca_bundle)),
+        ("network.trust_env", net.trust_env),
+        ("network.user_agent", net.user_agent),
+    ]
+    return [{"key": key, "value": value, "source": _source(settings, key)}
+            for key, value in values]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tokenizer-acquisition")
+    except metadata.PackageNotFoundError:
+        from .. import __version__
+
+        return __version__
+
+
+def _print_text(doc: dict[str, Any]) -> None:
+    print(f"tokenizer-acquisition {doc['version']} (Python {doc['python']}, aiohttp "
+          f"{'installed' if doc['aiohttp_installed'] else 'not installed'})")
+    print(f"config file: {doc['config_file'] or 'none'}")
+    print(f"cache dir:   {doc['cache_dir']}")
+    state = "available" if doc["available"] else "NOT available"
+    print(f"strategy:    {doc['description']} ({state})")
+    print("\nstrategies:")
+    for s in doc["strategies"]:
+        status = "available" if s["available"] else f"unavailable: {s['reason']}"
+        print(f"  {s['name']:<11} {status}")
+        if s["description"]:
+            print(f"  {'':<11} {s['description']}")
+        for requirement in s["requirements"]:
+            print(f"  {'':<11} needs: {requirement}")
+    print("\nsettings (value, source):")
+    width = max(len(row["key"]) for row in doc["settings"])
+    for row in doc["settings"]:
+        value = row["value"]
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"  {row['key']:<{width}}  {shown}  ({row['source']})")
