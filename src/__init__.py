@@ -12,6 +12,7 @@ from .domain.errors import (
     AcquisitionError,
     AcquisitionUnavailable,
     AllStrategiesFailed,
+    CacheKeyNotFound,
     CacheWriteError,
     ConfigurationError,
     EntryNotFound,
@@ -28,6 +29,7 @@ from .domain.errors import (
     VocabMismatch,
 )
 from .domain.hybrid import HybridAcquisition
+from .domain.lockfile import LockFile
 from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionInfo, AcquisitionResult, StrategyStatus
 from .facade import SmartTokenizerDownload
@@ -64,6 +66,7 @@ __all__ = [
     "AcquisitionResult",
     "AcquisitionUnavailable",
     "AllStrategiesFailed",
+    "CacheKeyNotFound",
     "CacheOnlyAcquisition",
     "CacheWriteError",
     "ConfigurationError",
@@ -74,6 +77,7 @@ __all__ = [
     "IntegrityError",
     "InvalidRequest",
     "LocalDirAcquisition",
+    "LockFile",
     "LockTimeout",
     "NetworkAcquisition",
     "NetworkError",

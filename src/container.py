@@ -102,13 +102,15 @@ def build_container(
     config_file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    overrides_source: str = "overrides",
 ) -> Container:
     """Load and validate settings (raising ``ConfigurationError``), then wire a container.
 
     Asking for the network strategy on an install without aiohttp raises
     ``AcquisitionUnavailable`` here, not at download time.
     """
-    settings = load_settings(config_file, overrides, environ)
+    settings = load_settings(config_file, overrides, environ, overrides_source=overrides_source)
     if settings.strategy in NETWORK_STRATEGIES:
         require_aiohttp()
     container = Container()

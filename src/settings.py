@@ -276,8 +276,14 @@ def load_settings(
     config_file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    overrides_source: str = "overrides",
 ) -> Settings:
-    """Resolve settings: defaults < config file < environment < overrides."""
+    """Resolve settings: defaults < config file < environment < overrides.
+
+    ``overrides_source`` names where overrides came from in messages and ``sources``
+    (the CLI says "command line").
+    """
     env = os.environ if environ is None else environ
     layers: dict[str, tuple[Any, str]] = {}
     file_path: Path | None = None
@@ -294,9 +300,9 @@ def load_settings(
     layers.update(_environment_layer(env))
     if overrides:
         for key, value in _flatten(
-            {k: v for k, v in overrides.items() if v is not None}, "overrides"
+            {k: v for k, v in overrides.items() if v is not None}, overrides_source
         ).items():
-            layers[key] = (value, "overrides")
+            layers[key] = (value, overrides_source)
 
     values: dict[str, Any] = {}
     for key, (raw, source) in layers.items():

@@ -70,8 +70,7 @@ def _status(s: StrategyStatus) -> dict[str, Any]:
 
 
 def _source(settings: Settings, key: str) -> str:
-    source = settings.sources.get(key, "default")
-    return "command line" if source == "overrides" else source
+    return settings.sources.get(key, "default")
 
 
 def _settings(settings: Settings) -> list[dict[str, Any]]:

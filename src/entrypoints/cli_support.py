@@ -44,7 +44,7 @@ def load(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings as this command line asks for them (raises ``ConfigurationError``)."""
     from ..settings import load_settings
 
-    return load_settings(args.config, overrides(args, **extra))
+    return load_settings(args.config, overrides(args, **extra), overrides_source="command line")
 
 
 def build_downloader(args: argparse.Namespace, observer: AcquisitionObserver,
@@ -54,7 +54,8 @@ def build_downloader(args: argparse.Namespace, observer: AcquisitionObserver,
 
     from ..container import build_container
 
-    container = build_container(args.config, overrides(args, **extra))
+    container = build_container(args.config, overrides(args, **extra),
+                                overrides_source="command line")
     container.observer.override(providers.Object(observer))
     downloader: SmartTokenizerDownload = container.downloader()
     return downloader

@@ -9,9 +9,10 @@ import tokenizer_acquisition
 
 EXPECTED = {
     "AcquisitionError", "AcquisitionInfo", "AcquisitionResult", "AcquisitionUnavailable",
-    "AllStrategiesFailed", "CacheOnlyAcquisition", "CacheWriteError", "ConfigurationError",
-    "EntryNotFound", "GatedRepository", "HfCacheAcquisition", "HybridAcquisition", "IntegrityError", "InvalidRequest",
-    "LocalDirAcquisition", "LockTimeout", "NetworkAcquisition", "NetworkError", "OfflineModeError", "RateLimited",
+    "AllStrategiesFailed", "CacheKeyNotFound", "CacheOnlyAcquisition", "CacheWriteError",
+    "ConfigurationError", "EntryNotFound", "GatedRepository", "HfCacheAcquisition",
+    "HybridAcquisition", "IntegrityError", "InvalidRequest", "LocalDirAcquisition", "LockFile",
+    "LockTimeout", "NetworkAcquisition", "NetworkError", "OfflineModeError", "RateLimited",
     "RepositoryNotFound", "RevisionNotFound", "SmartTokenizerDownload", "StrategyStatus",
     "TokenizerAcquisition", "TokenizerDownloadInfo", "TokenizerNotFound", "VocabMismatch",
     "__version__", "build_container", "redact_secrets",
