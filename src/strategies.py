@@ -25,6 +25,7 @@ from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionResult
 from .domain.unavailable import UnavailableAcquisition
 from .ports.events import AcquisitionObserver
+from .ports.lock import CacheKeyLock
 from .ports.source import TokenizerSource
 
 DOWNLOADS_EXTRA = "pip install 'tokenizer-acquisition[downloads]'"
@@ -181,6 +182,11 @@ class NetworkAcquisition(NetworkStrategy):
     and the environment (``HF_ENDPOINT``, ``HF_TOKEN``, ``HF_HUB_OFFLINE``) still applies.
     With ``options`` given they are ignored. ``backoff`` tunes retry waits (tests use
     tiny ones). aiohttp is imported here, never by a cache-only process.
+
+    Concurrent acquisitions of one tokenizer share one download in a process, and a
+    per-cache-key file lock (``<cache>/.tokacq/locks/<key>.lock``) makes other processes
+    wait for it, at most ``lock_timeout`` seconds (then ``LockTimeout``). ``lock``
+    replaces that lock (tests pass ``NoLock()`` to play a filesystem without locks).
     """
 
     def __init__(
@@ -190,6 +196,7 @@ class NetworkAcquisition(NetworkStrategy):
         options: NetworkOptions | None = None,
         observer: AcquisitionObserver | None = None,
         lock_timeout: float = 600.0,
+        lock: CacheKeyLock | None = None,
         backoff: Backoff | None = None,
         **network_options: Any,
     ) -> None:
@@ -205,10 +212,12 @@ class NetworkAcquisition(NetworkStrategy):
         else:
             root = _cache_root(cache_dir)
         from .adapters.aiohttp_remote import AiohttpRemoteFiles
+        from .adapters.file_lock import FileKeyLock
 
-        self.lock_timeout = lock_timeout
-        super().__init__(FileSystemCache(root), AiohttpRemoteFiles(options, backoff=backoff),
-                         options, observer=observer)
+        cache = FileSystemCache(root)
+        super().__init__(cache, AiohttpRemoteFiles(options, backoff=backoff), options,
+                         observer=observer, lock=lock or FileKeyLock(cache.lock_path),
+                         lock_timeout=lock_timeout)
 
     @property
     def cache_dir(self) -> Path:

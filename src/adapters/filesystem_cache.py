@@ -16,18 +16,23 @@ import json
 import os
 import stat
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ..domain.cache_policy import FileFacts, Located
 from ..domain.errors import CacheWriteError
 from ..domain.manifest import ManifestEntry
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.cache import TokenizerCache
+from . import staging
 
 BOOKKEEPING = ".tokacq"
 MANIFEST_VERSION = 1
+#: Manifest updates are read-modify-write; publications run in worker threads.
+_manifest_guard = threading.Lock()
 
 
 def fsync_directory(path: Path) -> None:
@@ -147,9 +152,18 @@ class FileSystemCache(TokenizerCache):
         if not os.access(self.bookkeeping, os.W_OK) or not os.access(self.root, os.W_OK):
             raise CacheWriteError(self.root, "the directory is not writable")
 
+    def partials(self, cache_key: str) -> Path:
+        return self.bookkeeping / "partials" / cache_key
+
     def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
-        name = quote(file, safe="")
-        return self.bookkeeping / "partials" / cache_key / f"{name}.{tag}.tokacq-partial"
+        """A fresh name, unique to this process and call (see ``adapters/staging.py``)."""
+        return staging.fresh_path(self.partials(cache_key), file, tag)
+
+    @contextmanager
+    def staging(self, cache_key: str, file: str, tag: str) -> Iterator[Path]:
+        """A unique partial, holding the bytes an abandoned one left for this tag if any."""
+        with staging.reserve(self.partials(cache_key), file, tag) as path:
+            yield path
 
     def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
         target = self.directory(cache_key) / file
@@ -163,7 +177,16 @@ class FileSystemCache(TokenizerCache):
         return target
 
     def record(self, cache_key: str, file: str, entry: ManifestEntry) -> None:
-        """Add or replace one manifest entry, atomically."""
+        """Add or replace one manifest entry, atomically.
+
+        Serialised within the process. Across processes the cache-key lock serialises
+        it; where locks are no-ops two writers can race and one entry may be lost. The
+        file stays (it was verified before publication) and reads as placed by hand.
+        """
+        with _manifest_guard:
+            self._record(cache_key, file, entry)
+
+    def _record(self, cache_key: str, file: str, entry: ManifestEntry) -> None:
         path = self.manifest_path(cache_key)
         entries = dict(_parse_manifest(path)) if path.exists() else {}
         entries[file] = entry

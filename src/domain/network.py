@@ -3,6 +3,17 @@
 The strategy owns the decisions (what is missing, what each file must match, when a
 resumed file gets one more chance from zero); the transport behind ``RemoteFiles`` owns
 the wire (redirects, retries, ranges, the token).
+
+Many callers, many processes (issue 4):
+
+- a cache hit is a few stats and a manifest read: no request, no write, no lock, so it
+  works on a read-only cache;
+- a miss joins the single flight for the same (cache key, repo, revision, files, pins)
+  in this event loop (``single_flight.py``), and that one flight takes the cache key's
+  inter-process lock (``ports/lock.py``) around ``download_missing``, which re-reads the
+  cache: a process that waited for another finds the files published and fetches none;
+- disk work stays off the loop: the transport writes, hashes and fsyncs in threads, and
+  publication (rename, directory fsync, manifest) runs in a thread here.
 """
 
 from __future__ import annotations
@@ -12,10 +23,13 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ..ports.acquisition import TokenizerAcquisition
 from ..ports.cache import TokenizerCache
 from ..ports.events import AcquisitionObserver, NullObserver
+from ..ports.lock import CacheKeyLock, NoLock
+from ..ports.progress import ProgressListener
 from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 from .cache_policy import decide
 from .errors import IntegrityError, OfflineModeError
@@ -26,6 +40,7 @@ from .options import NetworkOptions
 from .primary import primary_file
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult
+from .single_flight import SingleFlight
 from .verification import Digests, expected_for, verify
 from .vocab_check import VocabChecker
 
@@ -44,8 +59,14 @@ class DownloadReport:
     commit: str | None = None
 
 
+def flight_key(info: TokenizerDownloadInfo) -> tuple[object, ...]:
+    """What makes two requests the same download (vocab checks stay per caller)."""
+    pins = tuple(sorted(info.sha256.items())) if info.sha256 else ()
+    return (info.cache_key, info.repo, info.revision, tuple(info.files), pins)
+
+
 class _ObserverProgress(TransferProgress):
-    def __init__(self, observer: AcquisitionObserver, cache_key: str, file: str) -> None:
+    def __init__(self, observer: ProgressListener, cache_key: str, file: str) -> None:
         self._observer, self._key, self._file = observer, cache_key, file
         self._started = False
 
@@ -59,20 +80,33 @@ class _ObserverProgress(TransferProgress):
 
 
 class NetworkStrategy(TokenizerAcquisition):
-    """Serve from the cache when complete (zero requests), else download what is missing."""
+    """Serve from the cache when complete (zero requests), else download what is missing.
+
+    ``lock`` excludes other processes per cache key while downloading (default: none),
+    waiting at most ``lock_timeout`` seconds before ``LockTimeout``. Progress goes to
+    ``observer`` (a ``ProgressListener``), once per download however many callers share it.
+    """
 
     name = "network"
     uses_network = True
 
     def __init__(self, cache: TokenizerCache, remote: RemoteFiles, options: NetworkOptions,
                  *, observer: AcquisitionObserver | None = None,
-                 vocab: VocabChecker | None = None) -> None:
+                 vocab: VocabChecker | None = None, lock: CacheKeyLock | None = None,
+                 lock_timeout: float = 600.0) -> None:
         self._cache = cache
         self._remote = remote
         self._options = options
         self._observer = observer or NullObserver()
         self._vocab = vocab or VocabChecker()
         self._local = LocalAcquisition(cache, name=self.name, vocab=self._vocab)
+        self._lock = lock or NoLock()
+        self._lock_timeout = lock_timeout
+        self._flights: SingleFlight[DownloadReport] = SingleFlight()
+
+    @property
+    def lock_timeout(self) -> float:
+        return self._lock_timeout
 
     @property
     def options(self) -> NetworkOptions:
@@ -108,7 +142,9 @@ class NetworkStrategy(TokenizerAcquisition):
         located = self._cache.locate(info)
         if decide(info, located).hit:
             return await self._local.acquire(info)
-        report = await self.download_missing(info)
+        shared = await self._flights.run(flight_key(info), lambda: self._download(info))
+        # Bytes count once, for the caller that started the download (metrics add them up).
+        report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
         located = self._cache.locate(info)
         primary = primary_file(info.files)
         self._vocab.check(info, located.found[primary],
@@ -118,6 +154,12 @@ class NetworkStrategy(TokenizerAcquisition):
         if result.commit is None and report.commit is not None:
             result = _with_commit(result, report.commit)
         return result
+
+    async def _download(self, info: TokenizerDownloadInfo) -> DownloadReport:
+        """One flight: the cache key's lock around ``download_missing``; never on a hit."""
+        await asyncio.to_thread(self._cache.ensure_writable)
+        async with self._lock.hold(info.cache_key, self._lock_timeout):
+            return await self.download_missing(info)
 
     async def download_missing(self, info: TokenizerDownloadInfo) -> DownloadReport:
         """Fetch, verify and publish the request's missing or stale files.
@@ -155,10 +197,15 @@ class NetworkStrategy(TokenizerAcquisition):
             raise
 
     async def _fetch_one(self, info: TokenizerDownloadInfo, file: str) -> Fetched:
+        with self._cache.staging(info.cache_key, file, staging_tag(info)) as staged:
+            return await self._fetch_into(info, file, staged)
+
+    async def _fetch_into(self, info: TokenizerDownloadInfo, file: str, staged: Path
+                          ) -> Fetched:
         remote = RemoteFile(
             url=resolve_url(self._options.endpoint, info.repo, info.revision, file),
             file=file,
-            staged=self._cache.staging_path(info.cache_key, file, staging_tag(info)),
+            staged=staged,
             repo=info.repo,
             revision=info.revision,
             max_bytes=self._options.max_file_bytes,
@@ -174,14 +221,15 @@ class NetworkStrategy(TokenizerAcquisition):
             received += fetched.received
             failure = _check(file, fetched, pin)
         if failure is not None:
-            self._remote.discard(remote.staged)
+            await asyncio.to_thread(self._remote.discard, remote.staged)
             raise failure
         entry = ManifestEntry(
             size=fetched.size, sha256=fetched.sha256, etag=fetched.etag,
             commit=fetched.commit, revision=info.revision, repo=info.repo,
             source=remote.url, fetched_at=time.time(),
         )
-        self._cache.publish(info.cache_key, file, fetched.path, entry)
+        # A rename, a directory fsync and a manifest rewrite with fsync: not on the loop.
+        await asyncio.to_thread(self._cache.publish, info.cache_key, file, fetched.path, entry)
         self._observer.file_finished(info.cache_key, file)
         return _with_received(fetched, received)
 

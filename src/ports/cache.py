@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,3 +34,18 @@ class TokenizerCache(TokenizerSource):
     @abstractmethod
     def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
         """A unique path on the cache's filesystem for a partial download of ``file``."""
+
+    def staging(self, cache_key: str, file: str, tag: str) -> AbstractContextManager[Path]:
+        """The partial to download ``file`` into, reserved for the ``with`` block.
+
+        Unique to this call, so concurrent downloaders (even where locks are no-ops)
+        never write the same file; an implementation may hand over a partial that an
+        earlier, finished or dead, downloader left for the same ``tag`` so the download
+        resumes. The default is a fresh ``staging_path``.
+        """
+        return _just(self.staging_path(cache_key, file, tag))
+
+
+@contextmanager
+def _just(path: Path) -> Iterator[Path]:
+    yield path

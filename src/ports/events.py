@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from abc import ABC
 from dataclasses import dataclass
+
+from .progress import ProgressListener
 
 
 @dataclass(frozen=True)
@@ -19,20 +20,15 @@ class AttemptEvent:
     reason: str | None = None
 
 
-class AcquisitionObserver(ABC):  # noqa: B024 - every hook is optional
-    """Hooks with no-op defaults, so an observer overrides only what it needs."""
+class AcquisitionObserver(ProgressListener):
+    """Hooks with no-op defaults, so an observer overrides only what it needs.
 
-    def attempt_finished(self, event: AttemptEvent) -> None:  # noqa: B027
+    The file hooks (``file_started``, ``file_advanced``, ``file_finished``) come from
+    ``ProgressListener``: an observer is the progress port too.
+    """
+
+    def attempt_finished(self, event: AttemptEvent) -> None:
         """A strategy finished one attempt, successfully or not."""
-
-    def file_started(self, cache_key: str, file: str, total: int | None) -> None:  # noqa: B027
-        """A download of ``file`` began; ``total`` is its size when announced."""
-
-    def file_advanced(self, cache_key: str, file: str, nbytes: int) -> None:  # noqa: B027
-        """``nbytes`` more bytes of ``file`` arrived."""
-
-    def file_finished(self, cache_key: str, file: str) -> None:  # noqa: B027
-        """``file`` was verified and published."""
 
 
 class NullObserver(AcquisitionObserver):
