@@ -87,6 +87,6 @@ class LocalAcquisition(TokenizerAcquisition):
             raise TokenizerNotFound(info.cache_key, decision.needed,
                                     directory=located.directory, suggestions=suggestions)
         primary = primary_file(info.files)
-        self._vocab.check(info, located.found[primary],
-                          lambda: self._source.read_bytes(located, primary))
+        await self._vocab.check(info, located.found[primary],
+                                lambda: self._source.read_bytes(located, primary))
         return result_from(info, located, self.name, started=started)

@@ -147,8 +147,8 @@ class NetworkStrategy(TokenizerAcquisition):
         report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
         located = self._cache.locate(info)
         primary = primary_file(info.files)
-        self._vocab.check(info, located.found[primary],
-                          lambda: self._cache.read_bytes(located, primary))
+        await self._vocab.check(info, located.found[primary],
+                                lambda: self._cache.read_bytes(located, primary))
         result = result_from(info, located, self.name, started=started, from_cache=False,
                              bytes_downloaded=report.bytes_received)
         if result.commit is None and report.commit is not None:
