@@ -105,6 +105,14 @@ class _Transfer:
 
     received: int = 0
     resumed: bool = False
+    #: The furthest offset any attempt reached: only going beyond it counts as progress,
+    #: so a server that restarts from zero and cuts off at the same place is given up on.
+    reached: int = 0
+
+    def progressed(self, end: int) -> bool:
+        advanced = end > self.reached
+        self.reached = max(self.reached, end)
+        return advanced
 
 
 class AiohttpRemoteFiles(RemoteFiles):
@@ -312,13 +320,14 @@ class AiohttpRemoteFiles(RemoteFiles):
             raise
         except Exception as exc:
             await writer.submit(bytes(buffer))
-            raise self._transport_failure(remote, exc, progressed=written > 0) from None
+            raise self._transport_failure(
+                remote, exc, progressed=transfer.progressed(base + written)) from None
         await writer.submit(bytes(buffer))
         if total is not None and base + written < total:
             error = NetworkError(
                 f"body of {remote.file!r} ended at {base + written} of {total} bytes",
                 url=remote.url, status=response.status)
-            raise _Retry(error, progressed=written > 0)
+            raise _Retry(error, progressed=transfer.progressed(base + written))
 
     # -- failures --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -77,17 +78,28 @@ def load(staged: Path) -> tuple[int, Validator | None]:
     return size, validator
 
 
+@contextlib.contextmanager
+def cache_write_errors(path: Path) -> Iterator[None]:
+    """Disk failures (EACCES, ENOSPC, EFBIG, EROFS) become ``CacheWriteError`` naming ``path``."""
+    try:
+        yield
+    except OSError as exc:
+        raise CacheWriteError(path, exc.strerror or str(exc)) from None
+
+
 def discard(staged: Path) -> None:
-    staged.unlink(missing_ok=True)
-    sidecar_path(staged).unlink(missing_ok=True)
+    with cache_write_errors(staged):
+        staged.unlink(missing_ok=True)
+        sidecar_path(staged).unlink(missing_ok=True)
 
 
 def save_validator(staged: Path, validator: Validator | None) -> None:
     """Record (or, with None, forget) how to resume; the sidecar is never half-written."""
-    if validator is None:
-        sidecar_path(staged).unlink(missing_ok=True)
-    else:
-        write_atomically(sidecar_path(staged), validator.to_json())
+    with cache_write_errors(sidecar_path(staged)):
+        if validator is None:
+            sidecar_path(staged).unlink(missing_ok=True)
+        else:
+            write_atomically(sidecar_path(staged), validator.to_json())
 
 
 class Sink:
@@ -95,16 +107,17 @@ class Sink:
 
     def __init__(self, staged: Path, *, append: bool, total: int | None,
                  git_sha1: bool) -> None:
-        staged.parent.mkdir(parents=True, exist_ok=True)
         self.path = staged
         self._sha256 = hashlib.sha256()
         self._sha1 = hashlib.sha1(git_blob_prefix(total)) if git_sha1 and total is not None \
             else None
         self._wants_sha1 = git_sha1
         self.size = 0
-        if append:
-            self._rehash_prefix()
-        self._handle: IO[bytes] = open(staged, "ab" if append else "wb")  # noqa: SIM115
+        with cache_write_errors(staged):
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            if append:
+                self._rehash_prefix()
+            self._handle: IO[bytes] = open(staged, "ab" if append else "wb")  # noqa: SIM115
 
     def _rehash_prefix(self) -> None:
         with open(self.path, "rb") as existing:
@@ -123,9 +136,13 @@ class Sink:
 
     def finish(self) -> tuple[str, str | None]:
         """fsync and close; (sha256, git sha1) of the whole file."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+        with cache_write_errors(self.path):
+            try:
+                self._handle.flush()  # the last buffered bytes: where a full disk shows
+                os.fsync(self._handle.fileno())
+            finally:
+                with contextlib.suppress(OSError):
+                    self._handle.close()
         sha1 = self._sha1.hexdigest() if self._sha1 is not None else None
         if sha1 is None and self._wants_sha1:
             # The size was not announced up front, so the blob header had to wait.
@@ -166,9 +183,12 @@ class BackgroundWriter:
 
     async def drain(self) -> None:
         """Wait for the batch in flight; a cancellation never interrupts a thread's write."""
-        pending, self._pending = self._pending, None
+        pending = self._pending
         if pending is not None:
             await asyncio.shield(pending)
+            # Forgotten only once done: a drain cancelled meanwhile leaves the write for
+            # abort() to wait on, so the file is never closed under a thread still writing.
+            self._pending = None
 
     async def submit(self, data: bytes) -> None:
         await self.drain()

@@ -20,8 +20,13 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Statuses whose wait hint (``Retry-After``, ``RateLimit``) we honour.
 SERVER_DELAY_STATUSES = frozenset({429, 503})
 
-_RATELIMIT = re.compile(r"\"?[\w-]*\"?\s*;\s*r\s*=\s*(?P<r>\d+)\s*;\s*t\s*=\s*(?P<t>\d+)")
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
+# ASCII digits, at most 18: int() of a 5,000-digit header raises ValueError (and would
+# mean nothing), and \d also matches digits of other scripts.
+_NUM = r"[0-9]{1,18}(?![0-9])"
+_RATELIMIT = re.compile(
+    rf"\"?[\w-]*\"?\s*;\s*r\s*=\s*(?P<r>{_NUM})\s*;\s*t\s*=\s*(?P<t>{_NUM})", re.ASCII)
+_CONTENT_RANGE = re.compile(rf"^\s*bytes\s+(?:({_NUM})-({_NUM})|\*)/({_NUM}|\*)\s*$",
+                            re.IGNORECASE | re.ASCII)
 
 
 def is_retryable_status(status: int) -> bool:

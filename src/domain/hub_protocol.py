@@ -23,6 +23,7 @@ from .errors import (
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def resolve_url(endpoint: str, repo: str, revision: str, file: str) -> str:
@@ -70,7 +71,8 @@ def classify_etag(etag: str | None) -> EtagKind:
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = header(headers, name)
-    if value is None or not value.strip().isdigit():
+    # ASCII digits only, bounded: "²".isdigit() is True but int("²") raises ValueError.
+    if value is None or not _DIGITS.fullmatch(value.strip()):
         return None
     return int(value.strip())
 
