@@ -8,6 +8,7 @@ The environment is read when settings are loaded, never at import.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -150,8 +151,8 @@ def _as_number(kind: type, minimum: float) -> Callable[[str, Any, str], Any]:
             raise _bad(key, value, source, f"a {kind.__name__} >= {minimum}")
         if kind is int and not isinstance(value, int):
             raise _bad(key, value, source, f"an int >= {minimum}")
-        if value < minimum:
-            raise _bad(key, value, source, f"a {kind.__name__} >= {minimum}")
+        if not math.isfinite(value) or value < minimum:
+            raise _bad(key, value, source, f"a finite {kind.__name__} >= {minimum}")
         return kind(value)
     return convert
 
@@ -163,7 +164,13 @@ def _as_str(key: str, value: Any, source: str) -> str:
 
 
 def _as_path(key: str, value: Any, source: str) -> Path:
-    return Path(_as_str(key, value, source)).expanduser()
+    text = _as_str(key, value, source)
+    if "\x00" in text:
+        raise _bad(key, value, source, "a path without NUL characters")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~user" for a user this machine does not know
+        raise _bad(key, value, source, "a path whose '~user' exists on this machine") from None
 
 
 def _as_strategy(key: str, value: Any, source: str) -> str:
@@ -383,7 +390,8 @@ def _default_order(hf_cache_dir: Path) -> tuple[str, ...]:
 def _read_token(path: Path, source: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigurationError(f"token file unreadable ({exc.strerror})",
+    except (OSError, ValueError) as exc:  # ValueError: undecodable bytes
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ConfigurationError(f"token file unreadable ({reason})",
                                  key="network.token_file", value=str(path),
                                  source=source) from None

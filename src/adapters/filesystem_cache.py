@@ -97,12 +97,29 @@ class FileSystemCache(TokenizerCache):
     def locate(self, info: TokenizerDownloadInfo) -> Located:
         directory = self.directory(info.cache_key)
         found: dict[str, FileFacts] = {}
-        for name in info.files:
-            facts = self._facts(directory / name)
-            if facts is not None:
-                found[name] = facts
+        if self._stays_inside(directory):
+            for name in info.files:
+                if "/" in name and not self._stays_inside(*_parents(directory, name)):
+                    continue
+                facts = self._facts(directory / name)
+                if facts is not None:
+                    found[name] = facts
         manifest = self.read_manifest(info.cache_key) if found else {}
         return Located(directory=directory, found=found, manifest=manifest)
+
+    def _inside_root(self, path: Path | str) -> bool:
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(self.root))
+
+    def _stays_inside(self, *directories: Path) -> bool:
+        """No directory on the way is a link leading out of the cache (one lstat each)."""
+        for directory in directories:
+            try:
+                st = os.lstat(directory)
+            except OSError:
+                return True  # absent: the file lookups below simply miss
+            if stat.S_ISLNK(st.st_mode) and not self._inside_root(directory):
+                return False
+        return True
 
     def _facts(self, path: Path) -> FileFacts | None:
         try:
@@ -112,7 +129,7 @@ class FileSystemCache(TokenizerCache):
         if stat.S_ISLNK(st.st_mode):
             # A link placed by hand may point at a checkout, but never out of the cache root.
             real = Path(os.path.realpath(path))
-            if not real.is_relative_to(os.path.realpath(self.root)):
+            if not self._inside_root(real):
                 return None
             try:
                 st = os.stat(real)
@@ -169,6 +186,9 @@ class FileSystemCache(TokenizerCache):
         target = self.directory(cache_key) / file
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if not self._inside_root(target.parent):
+                raise CacheWriteError(target, "a directory on its path is a link leading "
+                                      "out of the cache; remove it")
             os.replace(staged, target)
             fsync_directory(target.parent)
             self.record(cache_key, file, entry)
@@ -206,3 +226,9 @@ def _parse_manifest(path: Path) -> dict[str, ManifestEntry]:
         return {str(name): ManifestEntry.from_dict(data) for name, data in files.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def _parents(directory: Path, file: str) -> list[Path]:
+    """The sub-directories of ``directory`` that ``file`` passes through, outermost first."""
+    parts = file.split("/")[:-1]
+    return [directory.joinpath(*parts[: i + 1]) for i in range(len(parts))]

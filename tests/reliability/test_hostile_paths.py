@@ -148,16 +148,11 @@ def _layouts(tmp: Path) -> dict[str, tuple[Path, Path]]:
 
 FILES_BY_LAYOUT = {"file": "tokenizer.json", "key-dir": "tokenizer.json",
                    "sub-dir": "sub/tokenizer.json", "relative-file": "tokenizer.json"}
-ESCAPES_TODAY = pytest.mark.xfail(
-    strict=True, reason="FileSystemCache checks only a path's last component for a link "
-    "(lookup) or none (publish): a linked key or sub-directory leads outside the cache "
-    "(filesystem_cache.py, reported)")
 
 
 @pytest.mark.parametrize("layout", [
     "file", "relative-file",
-    pytest.param("key-dir", marks=ESCAPES_TODAY),
-    pytest.param("sub-dir", marks=ESCAPES_TODAY),
+    "key-dir", "sub-dir",
 ])
 def test_links_out_of_the_cache_are_never_served(tmp_path: Path, layout: str,
                                                  results: Results) -> None:
@@ -173,10 +168,7 @@ def test_links_out_of_the_cache_are_never_served(tmp_path: Path, layout: str,
     assert ok, f"served {served} -> {served.resolve() if served else None} from outside"
 
 
-@pytest.mark.parametrize("layout", [
-    pytest.param("key-dir", marks=ESCAPES_TODAY),
-    pytest.param("sub-dir", marks=ESCAPES_TODAY),
-])
+@pytest.mark.parametrize("layout", ["key-dir", "sub-dir"])
 async def test_downloads_never_write_through_links_out_of_the_cache(
         tmp_path: Path, layout: str, results: Results) -> None:
     """A download into a cache holding such a link leaves the outside file untouched."""
