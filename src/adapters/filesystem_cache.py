@@ -71,6 +71,7 @@ class FileSystemCache(TokenizerCache):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser()
         self._manifest_memo: dict[str, tuple[tuple[int, int], dict[str, ManifestEntry]]] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]], _LookupPlan] = {}
 
     @property
     def description(self) -> str:
@@ -95,6 +96,37 @@ class FileSystemCache(TokenizerCache):
     # -- read side -------------------------------------------------------------------------
 
     def locate(self, info: TokenizerDownloadInfo) -> Located:
+        """Facts about the request's files; a repeat lookup of unchanged files is a few stats.
+
+        The hit path of a service runs this on every request, so the paths are prepared
+        once per (key, files) and the last answer is reused while every ``lstat`` (key
+        directory, files, their sub-directories, the manifest) returns the same identity.
+        """
+        plan = self._plans.get((info.cache_key, info.files))
+        if plan is None:
+            plan = self._plan(info)
+        signature = plan.signature()
+        last = plan.last  # one tuple, so threads never pair a signature with another answer
+        if signature is not None and last is not None and last[0] == signature:
+            return last[1]
+        located = self._locate(info)
+        plan.last = (signature, located)
+        return located
+
+    def _plan(self, info: TokenizerDownloadInfo) -> _LookupPlan:
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        directory = self.directory(info.cache_key)
+        watched = [str(directory)]
+        for name in info.files:
+            watched.extend(str(parent) for parent in _parents(directory, name))
+            watched.append(str(directory / name))
+        watched.append(str(self.manifest_path(info.cache_key)))
+        plan = _LookupPlan(tuple(dict.fromkeys(watched)))
+        self._plans[(info.cache_key, info.files)] = plan
+        return plan
+
+    def _locate(self, info: TokenizerDownloadInfo) -> Located:
         directory = self.directory(info.cache_key)
         found: dict[str, FileFacts] = {}
         if self._stays_inside(directory):
@@ -232,3 +264,30 @@ def _parents(directory: Path, file: str) -> list[Path]:
     """The sub-directories of ``directory`` that ``file`` passes through, outermost first."""
     parts = file.split("/")[:-1]
     return [directory.joinpath(*parts[: i + 1]) for i in range(len(parts))]
+
+
+_MAX_PLANS = 256
+
+
+class _LookupPlan:
+    """The paths one request's lookup stats, and the answer given for their last state."""
+
+    __slots__ = ("last", "paths")
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self.paths = paths
+        self.last: tuple[tuple[object, ...] | None, Located] | None = None
+
+    def signature(self) -> tuple[object, ...] | None:
+        """Identity of every watched path; None when a link is involved (never reused)."""
+        out: list[object] = []
+        for path in self.paths:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                out.append(None)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                return None
+            out.append((st.st_mode, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns))
+        return tuple(out)

@@ -75,7 +75,9 @@ class InMemoryMetrics(MetricsRecorder):
 
     def attempt_finished(self, event: AttemptEvent) -> None:
         with self._lock:
-            figures = self._figures.setdefault(event.strategy, _StrategyFigures())
+            figures = self._figures.get(event.strategy)
+            if figures is None:
+                figures = self._figures[event.strategy] = _StrategyFigures()
             if event.outcome == "skipped":
                 figures.skipped += 1
                 return

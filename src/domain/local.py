@@ -6,7 +6,7 @@ import time
 
 from ..ports.acquisition import TokenizerAcquisition
 from ..ports.source import TokenizerSource
-from .cache_policy import Located, decide
+from .cache_policy import CacheDecision, Located, decide
 from .errors import TokenizerNotFound
 from .primary import primary_file
 from .request import TokenizerDownloadInfo
@@ -52,6 +52,7 @@ class LocalAcquisition(TokenizerAcquisition):
         self.name = name
         self._source = source
         self._vocab = vocab or VocabChecker()
+        self._last_decision: tuple[TokenizerDownloadInfo, Located, CacheDecision] | None = None
 
     @property
     def source(self) -> TokenizerSource:
@@ -69,13 +70,23 @@ class LocalAcquisition(TokenizerAcquisition):
     def requirements(self) -> list[str]:
         return [f"the tokenizer files placed in {self._source.description}"]
 
+    def _decide(self, info: TokenizerDownloadInfo, located: Located) -> CacheDecision:
+        # Sources hand back the same Located while nothing changed on disk; a service asks
+        # for the same tokenizer on every request, so the last decision usually stands.
+        last = self._last_decision
+        if last is not None and last[1] is located and (last[0] is info or last[0] == info):
+            return last[2]
+        decision = decide(info, located)
+        self._last_decision = (info, located, decision)
+        return decision
+
     def lookup(self, info: TokenizerDownloadInfo) -> Located:
         return self._source.locate(info)
 
     async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
         started = time.perf_counter()
         located = self._source.locate(info)
-        decision = decide(info, located)
+        decision = self._decide(info, located)
         if not decision.hit:
             suggestions = [f"place {', '.join(decision.needed)} in {located.directory}"]
             if decision.stale:

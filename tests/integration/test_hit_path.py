@@ -1,0 +1,103 @@
+"""The cache-hit path: reused answers only while the disk is unchanged; hits never print."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from support.seeding import seed
+from tokenizer_acquisition import CacheOnlyAcquisition, TokenizerDownloadInfo, TokenizerNotFound
+from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
+from tokenizer_acquisition.adapters.structlog_observer import StructlogObserver
+from tokenizer_acquisition.domain.manifest import ManifestEntry
+from tokenizer_acquisition.ports.events import AttemptEvent
+
+pytestmark = pytest.mark.cache_only
+
+FILES = ("tokenizer.json", "sub/vocab.txt")
+INFO = TokenizerDownloadInfo("org/name", "key", FILES)
+
+
+def _seed(cache_dir: Path, minilm_dir: Path) -> None:
+    (cache_dir / "key" / "sub").mkdir(parents=True)
+    seed(cache_dir, "key", minilm_dir, ("tokenizer.json",))
+    (cache_dir / "key" / "sub" / "vocab.txt").write_bytes((minilm_dir / "vocab.txt").read_bytes())
+
+
+def test_an_unchanged_cache_gives_the_same_answer(cache_dir: Path, minilm_dir: Path) -> None:
+    """Two lookups of untouched files share one answer (no re-building on the hit path)."""
+    _seed(cache_dir, minilm_dir)
+    cache = FileSystemCache(cache_dir)
+    assert cache.locate(INFO) is cache.locate(INFO)
+
+
+@pytest.mark.parametrize("change", ["replace same size", "remove", "manifest", "link out"])
+def test_any_change_on_disk_is_seen_by_the_next_lookup(
+        cache_dir: Path, minilm_dir: Path, tmp_path: Path, change: str) -> None:
+    """Replacing, removing, re-recording or linking a file is never hidden by the reuse."""
+    _seed(cache_dir, minilm_dir)
+    cache = FileSystemCache(cache_dir)
+    first = cache.locate(INFO)
+    target = cache_dir / "key" / "sub" / "vocab.txt"
+    if change == "replace same size":
+        spare = cache_dir / "key" / "spare"
+        spare.write_bytes(b"x" * target.stat().st_size)
+        os.replace(spare, target)
+    elif change == "remove":
+        target.unlink()
+    elif change == "manifest":
+        cache.record("key", "sub/vocab.txt", ManifestEntry(size=1))
+    else:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "vocab.txt").write_text("a\n")
+        target.unlink()
+        (cache_dir / "key" / "sub").rmdir()
+        (cache_dir / "key" / "sub").symlink_to(outside)
+    second = cache.locate(INFO)
+    assert second is not first
+    if change == "replace same size":
+        assert second.found["sub/vocab.txt"] != first.found["sub/vocab.txt"]
+    elif change == "manifest":
+        assert second.manifest["sub/vocab.txt"].size == 1
+    else:
+        assert "sub/vocab.txt" not in second.found
+
+
+async def test_a_truncated_file_stops_being_a_hit(cache_dir: Path, minilm_dir: Path) -> None:
+    """After a hit, truncating a recorded file makes the next acquisition a miss."""
+    _seed(cache_dir, minilm_dir)
+    strategy = CacheOnlyAcquisition(cache_dir)
+    size = (cache_dir / "key" / "tokenizer.json").stat().st_size
+    strategy.cache.record("key", "tokenizer.json", ManifestEntry(size=size))
+    await strategy.acquire(INFO)
+    with (cache_dir / "key" / "tokenizer.json").open("r+b") as handle:
+        handle.truncate(10)
+    with pytest.raises(TokenizerNotFound):
+        await strategy.acquire(INFO)
+
+
+def test_hits_print_nothing_while_structlog_is_unconfigured(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """structlog's defaults print every level; a hit event must not reach stdout."""
+    structlog.reset_defaults()
+    observer = StructlogObserver()
+    observer.attempt_finished(AttemptEvent("cache-only", "key", "hit", 0.0001))
+    assert capsys.readouterr().out == ""
+    with capture_logs() as logs:
+        observer.attempt_finished(AttemptEvent("cache-only", "key", "hit", 0.0001))
+    assert logs == [{"event": "tokenizer.attempt", "log_level": "debug", "strategy": "cache-only",
+                     "cache_key": "key", "outcome": "hit", "duration_s": 0.0001,
+                     "bytes_downloaded": 0}]
+
+
+def test_failures_are_logged_even_unconfigured(capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed attempt is a warning and is emitted with structlog's defaults."""
+    structlog.reset_defaults()
+    StructlogObserver().attempt_finished(
+        AttemptEvent("network", "key", "failed", 0.2, error_type="NetworkError"))
+    assert "tokenizer.attempt" in capsys.readouterr().out
