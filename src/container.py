@@ -2,15 +2,17 @@
 
 Known dependency-injector pitfalls handled here: strategy names are validated by
 ``settings`` before the ``Selector`` sees them (an unknown key would raise the library's
-own error), and nothing network-related is a ``Resource`` that ``init_resources()`` could
-start for an unchosen branch; the HTTP session is created lazily by the network adapter
-and closed by the facade's ``aclose()`` (or ``shutdown(container)``).
+own error), and the only ``Resource`` wraps the *selected* strategy, so
+``init_resources()`` never builds an unchosen branch. The HTTP session itself is created
+lazily by the network adapter on the first download (cache-only opens none) and closed
+by ``await container.shutdown_resources()``, the facade's ``aclose()``/``async with``,
+or ``shutdown(container)``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -49,6 +51,15 @@ def _hybrid(settings: Settings, observer: AcquisitionObserver,
             builders: Mapping[str, Callable[[], TokenizerAcquisition]]) -> HybridAcquisition:
     chosen = [builders[name]() for name in settings.strategies if name in builders]
     return HybridAcquisition(chosen, observer=observer)
+
+
+async def _strategy_lifecycle(
+        strategy: TokenizerAcquisition) -> AsyncIterator[TokenizerAcquisition]:
+    """The managed resource: the chosen strategy, closed (HTTP session and all) on shutdown."""
+    try:
+        yield strategy
+    finally:
+        await strategy.aclose()
 
 
 def _by_strategy_name(**providers_by_name: providers.Provider[Any]
@@ -92,6 +103,8 @@ class Container(containers.DeclarativeContainer):
         **_by_strategy_name(hybrid=hybrid, cache_only=cache_only, hf_cache=hf_cache,
                             local_dir=local_dir, network=network),
     )
+
+    lifecycle = providers.Resource(_strategy_lifecycle, acquisition)
 
     downloader = providers.Singleton(
         SmartTokenizerDownload, strategy=acquisition, settings=settings, observer=observer,

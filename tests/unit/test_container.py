@@ -111,3 +111,24 @@ def test_hybrid_without_aiohttp_says_network_is_not_installed(tmp_path: Path) ->
     downloader = SmartTokenizerDownload.from_config({"cache_dir": str(tmp_path)})
     network = next(s for s in downloader.acquisition_info().strategies if s.name == "network")
     assert not network.available and "aiohttp is not installed" in (network.reason or "")
+
+
+async def test_shutdown_resources_closes_the_chosen_strategy(tmp_path: Path) -> None:
+    """The strategy (and its HTTP session) is a managed resource closed on shutdown."""
+    container = build_container({"strategy": "cache-only", "cache_dir": str(tmp_path)}, environ={})
+    fake = ScriptedAcquisition("cache-only", directory=tmp_path)
+    with container.cache_only.override(providers.Object(fake)):
+        await container.init_resources()
+        assert await container.lifecycle() is fake
+        await container.shutdown_resources()
+    assert fake.closed == 1
+
+
+async def test_init_resources_never_builds_an_unchosen_branch(tmp_path: Path) -> None:
+    """init_resources() starts only the chosen strategy (no network for cache-only)."""
+    container = build_container({"strategy": "cache-only", "cache_dir": str(tmp_path)}, environ={})
+    with container.network.override(providers.Callable(pytest.fail, "network was built")), \
+            container.network_if_installed.override(
+                providers.Callable(pytest.fail, "network was built")):
+        await container.init_resources()
+        await container.shutdown_resources()
