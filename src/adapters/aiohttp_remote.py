@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import random
 import ssl
 import time
@@ -48,7 +49,10 @@ from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 from . import partial_file
 from .partial_file import BackgroundWriter, Sink, Validator
 
+#: Largest read from aiohttp's buffer (it also sets how much aiohttp buffers: 2x this).
 CHUNK_BYTES = 1 << 20
+#: Bytes handed to the writer at once (see ``BackgroundWriter`` for how many in flight).
+BATCH_BYTES = 2 << 20
 #: A slow stream still reaches the disk this often, so a killed process leaves a partial.
 FLUSH_INTERVAL_S = 0.25
 MAX_REDIRECTS = 10
@@ -126,12 +130,14 @@ class AiohttpRemoteFiles(RemoteFiles):
         rand: Callable[[], float] = random.random,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         chunk_bytes: int = CHUNK_BYTES,
+        batch_bytes: int = BATCH_BYTES,
     ) -> None:
         self._options = options
         self._backoff = backoff or Backoff()
         self._rand = rand
         self._sleep = sleep
         self._chunk = chunk_bytes
+        self._batch = max(batch_bytes, chunk_bytes)
         self._endpoint = URL(options.endpoint)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -156,7 +162,8 @@ class AiohttpRemoteFiles(RemoteFiles):
         if self._session is None or self._session.closed or self._loop is not loop:
             # A session belongs to one loop; download_tokenizer_sync runs a fresh loop per call.
             # Loading CA files takes tens of milliseconds: not on the loop.
-            context = await asyncio.to_thread(self._ssl_context)
+            context = True if self._options.ca_bundle is None \
+                else await asyncio.to_thread(self._ssl_context)
             if self._session is None or self._session.closed or self._loop is not loop:
                 timeout = aiohttp.ClientTimeout(
                     total=None, sock_connect=self._options.connect_timeout,
@@ -233,7 +240,9 @@ class AiohttpRemoteFiles(RemoteFiles):
 
     async def _attempt(self, remote: RemoteFile, progress: TransferProgress,
                        transfer: _Transfer) -> Fetched:
-        offset, validator = await asyncio.to_thread(partial_file.load, remote.staged)
+        # A fresh download (one stat says so) needs no thread to learn there is nothing.
+        offset, validator = (0, None) if not _exists(remote.staged) \
+            else await asyncio.to_thread(partial_file.load, remote.staged)
         extra: dict[str, str] = {}
         if offset:
             extra["Range"] = range_header(offset)
@@ -279,8 +288,8 @@ class AiohttpRemoteFiles(RemoteFiles):
         progress.started(total)
         fresh = None if append else _validator(remote, facts, response, total)
         opening = asyncio.ensure_future(asyncio.to_thread(
-            _open_sink, remote.staged, fresh, append=append, total=total,
-            git_sha1=needs_git_sha1(facts.identity)))
+            Sink, remote.staged, append=append, total=total,
+            git_sha1=needs_git_sha1(facts.identity), validator=fresh))
         writer = BackgroundWriter(opening)
         try:
             await self._stream(remote, progress, transfer, response, writer,
@@ -289,7 +298,6 @@ class AiohttpRemoteFiles(RemoteFiles):
         except BaseException:
             await writer.abort()
             raise
-        await asyncio.to_thread(partial_file.save_validator, remote.staged, None)
         return Fetched(path=remote.staged, size=sink.size, sha256=sha256, git_sha1=git_sha1,
                        etag=facts.identity, announced_size=total, commit=facts.commit,
                        received=transfer.received, resumed=transfer.resumed)
@@ -297,33 +305,42 @@ class AiohttpRemoteFiles(RemoteFiles):
     async def _stream(self, remote: RemoteFile, progress: TransferProgress,
                       transfer: _Transfer, response: aiohttp.ClientResponse,
                       writer: BackgroundWriter, *, base: int, total: int | None) -> None:
-        """Copy the body to the partial in bounded batches; ``base`` bytes are already there."""
-        buffer = bytearray()
+        """Copy the body to the partial in bounded batches; ``base`` bytes are already there.
+
+        The chunks aiohttp hands over are passed on as they are (no joining): a batch is
+        a list of them, hashed and written by the writer's threads.
+        """
+        batch: list[bytes] = []
+        batched = 0
         written = 0
         last_flush = time.monotonic()
+        read = response.content.read
         try:
-            while chunk := await response.content.read(self._chunk):
+            while chunk := await read(self._chunk):
                 size = base + written + len(chunk)
                 if (limit := too_large(remote.file, size, remote.max_bytes)):
                     raise limit
-                buffer += chunk
+                batch.append(chunk)
+                batched += len(chunk)
                 written += len(chunk)
                 transfer.received += len(chunk)
                 progress.advanced(len(chunk))
-                if len(buffer) >= self._chunk or time.monotonic() - last_flush > FLUSH_INTERVAL_S:
-                    await writer.submit(bytes(buffer))
-                    buffer.clear()
-                    last_flush = time.monotonic()
                 if total is not None and size > total:
                     break  # longer than announced: verification reports it
+                if batched >= self._batch or time.monotonic() - last_flush > FLUSH_INTERVAL_S:
+                    await writer.submit(batch)
+                    batch, batched = [], 0
+                    last_flush = time.monotonic()
         except AcquisitionError:
             raise
         except Exception as exc:
-            await writer.submit(bytes(buffer))
+            await writer.submit(batch)
             raise self._transport_failure(
                 remote, exc, progressed=transfer.progressed(base + written)) from None
-        await writer.submit(bytes(buffer))
-        if total is not None and base + written < total:
+        complete = total is None or base + written >= total
+        await writer.submit(batch, final=complete)
+        if not complete:
+            assert total is not None
             error = NetworkError(
                 f"body of {remote.file!r} ended at {base + written} of {total} bytes",
                 url=remote.url, status=response.status)
@@ -370,9 +387,9 @@ def _validator(remote: RemoteFile, facts: RemoteFacts, response: aiohttp.ClientR
                      total=total, url=remote.url)
 
 
-def _open_sink(staged: Path, validator: Validator | None, *, append: bool, total: int | None,
-               git_sha1: bool) -> Sink:
-    """Runs in a thread: record how to resume (fresh starts only), then open the partial."""
-    if not append:
-        partial_file.save_validator(staged, validator)
-    return Sink(staged, append=append, total=total, git_sha1=git_sha1)
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True

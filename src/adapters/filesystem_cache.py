@@ -17,7 +17,7 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -215,6 +215,14 @@ class FileSystemCache(TokenizerCache):
             yield path
 
     def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
+        target = self.place(cache_key, file, staged, entry)
+        self.record_many(cache_key, {file: entry})
+        return target
+
+    def place(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
+        """Rename the verified, fsynced partial into place and fsync its directory; the
+        manifest entry follows with ``record_many`` (until then the file reads as placed
+        by hand, which a crash in between leaves it as: verified, just not described)."""
         target = self.directory(cache_key) / file
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -223,25 +231,34 @@ class FileSystemCache(TokenizerCache):
                                       "out of the cache; remove it")
             os.replace(staged, target)
             fsync_directory(target.parent)
-            self.record(cache_key, file, entry)
         except OSError as exc:
             raise CacheWriteError(target, exc.strerror or str(exc)) from None
         return target
 
     def record(self, cache_key: str, file: str, entry: ManifestEntry) -> None:
-        """Add or replace one manifest entry, atomically.
+        """Add or replace one manifest entry, atomically (see ``record_many``)."""
+        self.record_many(cache_key, {file: entry})
+
+    def record_many(self, cache_key: str, entries: Mapping[str, ManifestEntry]) -> None:
+        """Add or replace manifest entries with one atomic rewrite of the manifest.
 
         Serialised within the process. Across processes the cache-key lock serialises
         it; where locks are no-ops two writers can race and one entry may be lost. The
         file stays (it was verified before publication) and reads as placed by hand.
         """
+        if not entries:
+            return
         with _manifest_guard:
-            self._record(cache_key, file, entry)
+            try:
+                self._record(cache_key, entries)
+            except OSError as exc:
+                raise CacheWriteError(self.manifest_path(cache_key),
+                                      exc.strerror or str(exc)) from None
 
-    def _record(self, cache_key: str, file: str, entry: ManifestEntry) -> None:
+    def _record(self, cache_key: str, new: Mapping[str, ManifestEntry]) -> None:
         path = self.manifest_path(cache_key)
         entries = dict(_parse_manifest(path)) if path.exists() else {}
-        entries[file] = entry
+        entries.update(new)
         doc: dict[str, Any] = {
             "version": MANIFEST_VERSION,
             "cache_key": cache_key,

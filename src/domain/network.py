@@ -19,6 +19,7 @@ Many callers, many processes (issue 4):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
@@ -180,28 +181,43 @@ class NetworkStrategy(TokenizerAcquisition):
 
     async def _fetch_all(self, info: TokenizerDownloadInfo, files: Sequence[str]
                          ) -> list[Fetched]:
+        """Each file is placed as soon as it is verified; the manifest is written once,
+        for all of them, at the end (also when a sibling failed)."""
         gate = asyncio.Semaphore(self._options.max_concurrent_files)
+        placed: dict[str, ManifestEntry] = {}
 
         async def bounded(file: str) -> Fetched:
             async with gate:
-                return await self._fetch_one(info, file)
+                return await self._fetch_one(info, file, placed)
 
         tasks = [asyncio.create_task(bounded(file)) for file in files]
         try:
-            return list(await asyncio.gather(*tasks))
+            fetched = list(await asyncio.gather(*tasks))
         except BaseException:
             # The first failure decides; the others stop (their partials stay resumable).
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the first failure stays the error
+                await self._record(info, placed)
             raise
+        await self._record(info, placed)
+        return fetched
 
-    async def _fetch_one(self, info: TokenizerDownloadInfo, file: str) -> Fetched:
+    async def _record(self, info: TokenizerDownloadInfo,
+                      placed: dict[str, ManifestEntry]) -> None:
+        if placed:
+            # One manifest rewrite (write, fsync, rename, directory fsync): not on the loop.
+            await asyncio.shield(asyncio.to_thread(
+                self._cache.record_many, info.cache_key, dict(placed)))
+
+    async def _fetch_one(self, info: TokenizerDownloadInfo, file: str,
+                         placed: dict[str, ManifestEntry]) -> Fetched:
         with self._cache.staging(info.cache_key, file, staging_tag(info)) as staged:
-            return await self._fetch_into(info, file, staged)
+            return await self._fetch_into(info, file, staged, placed)
 
-    async def _fetch_into(self, info: TokenizerDownloadInfo, file: str, staged: Path
-                          ) -> Fetched:
+    async def _fetch_into(self, info: TokenizerDownloadInfo, file: str, staged: Path,
+                          placed: dict[str, ManifestEntry]) -> Fetched:
         remote = RemoteFile(
             url=resolve_url(self._options.endpoint, info.repo, info.revision, file),
             file=file,
@@ -228,8 +244,16 @@ class NetworkStrategy(TokenizerAcquisition):
             commit=fetched.commit, revision=info.revision, repo=info.repo,
             source=remote.url, fetched_at=time.time(),
         )
-        # A rename, a directory fsync and a manifest rewrite with fsync: not on the loop.
-        await asyncio.to_thread(self._cache.publish, info.cache_key, file, fetched.path, entry)
+        # Counted as placed before the rename runs: a cancellation meanwhile does not stop
+        # the thread, and an entry whose file is missing is simply never looked up.
+        placed[file] = entry
+        try:
+            # A rename and a directory fsync: not on the loop.
+            await asyncio.to_thread(self._cache.place, info.cache_key, file, fetched.path,
+                                    entry)
+        except Exception:
+            placed.pop(file, None)
+            raise
         self._observer.file_finished(info.cache_key, file)
         return _with_received(fetched, received)
 

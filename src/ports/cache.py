@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,18 @@ class TokenizerCache(TokenizerSource):
     @abstractmethod
     def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
         """Atomically move a verified, fsynced file into place and record it in the manifest."""
+
+    def place(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
+        """Like ``publish``, but the manifest entry may wait for ``record_many``.
+
+        An acquisition places each file as soon as it is verified, then records all of
+        them with one manifest write. The default publishes (and so records) at once.
+        """
+        return self.publish(cache_key, file, staged, entry)
+
+    def record_many(self, cache_key: str, entries: Mapping[str, ManifestEntry]) -> None:
+        """Record the entries of files ``place`` moved into place; the default has nothing
+        left to do."""
 
     @abstractmethod
     def staging_path(self, cache_key: str, file: str, tag: str) -> Path:

@@ -1,0 +1,191 @@
+"""BackgroundWriter and Sink: hashing and writing overlap, bounded batches, early syncs.
+
+The stand-in sinks block in their threads on purpose, so each test fails (by timing out
+on an event, or by an assertion) if the writer serialises work or lets batches pile up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tokenizer_acquisition.adapters import partial_file
+from tokenizer_acquisition.adapters.partial_file import (
+    BackgroundWriter,
+    Sink,
+    Validator,
+    sidecar_path,
+)
+from tokenizer_acquisition.domain.errors import CacheWriteError
+
+WAIT_S = 5.0
+
+
+def _opened(sink: object) -> asyncio.Future[Sink]:
+    opening: asyncio.Future[Sink] = asyncio.get_running_loop().create_future()
+    opening.set_result(sink)  # type: ignore[arg-type]
+    return opening
+
+
+class _MeetingSink:
+    """``digest`` and ``store`` of the same batch each wait until the other has started:
+    they only both return when two threads run them at the same time."""
+
+    def __init__(self) -> None:
+        self.hashing = threading.Event()
+        self.storing = threading.Event()
+        self.met = 0
+        self.unsynced = 0
+        self.path = Path("meeting")
+
+    def digest(self, chunks: Sequence[bytes]) -> None:
+        self.hashing.set()
+        if self.storing.wait(WAIT_S):
+            self.met += 1
+
+    def store(self, chunks: Sequence[bytes], *, final: bool = False) -> None:
+        self.storing.set()
+        self.hashing.wait(WAIT_S)
+
+    def finish(self) -> tuple[str, str | None]:
+        return "sha", None
+
+    def close(self) -> None:
+        pass
+
+
+async def test_hashing_and_writing_of_a_batch_overlap() -> None:
+    """The hash of a batch runs while the same batch is being written, in another thread."""
+    sink = _MeetingSink()
+    writer = BackgroundWriter(_opened(sink))
+    await writer.submit([b"abc"], final=True)
+    await asyncio.wait_for(writer.finish(), WAIT_S * 2)
+    assert sink.met == 1, "digest and store ran one after the other, not together"
+
+
+class _GatedSink:
+    """``store`` blocks until ``release``; records what reached it, in order."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.stored: list[bytes] = []
+        self.digested: list[bytes] = []
+        self.unsynced = 0
+        self.path = Path("gated")
+
+    def digest(self, chunks: Sequence[bytes]) -> None:
+        self.digested.append(b"".join(chunks))
+
+    def store(self, chunks: Sequence[bytes], *, final: bool = False) -> None:
+        self.release.wait(WAIT_S)
+        self.stored.append(b"".join(chunks))
+
+    def finish(self) -> tuple[str, str | None]:
+        return "sha", None
+
+    def close(self) -> None:
+        pass
+
+
+async def test_batches_in_flight_are_bounded_and_kept_in_order() -> None:
+    """With writes stuck, submit waits once ``max_in_flight`` batches are outstanding."""
+    sink = _GatedSink()
+    writer = BackgroundWriter(_opened(sink), max_in_flight=2)
+    await writer.submit([b"1"])
+    await writer.submit([b"2"])
+    third = asyncio.create_task(writer.submit([b"3"]))
+    await asyncio.sleep(0.1)
+    assert not third.done(), "a third batch was accepted while two were still in flight"
+    assert writer.in_flight == 2
+    sink.release.set()
+    await asyncio.wait_for(third, WAIT_S)
+    assert writer.in_flight <= 2
+    await writer.submit([b"4", b"5"], final=True)
+    await writer.finish()
+    assert sink.stored == [b"1", b"2", b"3", b"45"]
+    assert sink.digested == [b"1", b"2", b"3", b"45"]
+
+
+class _FailingSink(_GatedSink):
+    """The first ``store`` fails like a full disk; no later batch may be written."""
+
+    def store(self, chunks: Sequence[bytes], *, final: bool = False) -> None:
+        if not self.stored:
+            self.stored.append(b"<failed>")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.stored.append(b"".join(chunks))
+
+
+async def test_no_batch_is_written_after_a_failed_write() -> None:
+    """A failed write is the writer's error, and later batches never reach the file."""
+    sink = _FailingSink()
+    writer = BackgroundWriter(_opened(sink), max_in_flight=4)
+    await writer.submit([b"1"])
+    await writer.submit([b"2"])
+    with pytest.raises(CacheWriteError):
+        await writer.submit([b"3"])
+        await writer.finish()
+    await writer.abort()
+    assert sink.stored == [b"<failed>"]
+
+
+def _sink(tmp_path: Path, validator: Validator | None = None) -> Sink:
+    return Sink(tmp_path / "part", append=False, total=None, git_sha1=False,
+                validator=validator)
+
+
+async def test_syncs_start_while_the_download_goes_on(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``sync_every`` unsynced bytes an fdatasync runs before finish() is called."""
+    syncs: list[int] = []
+    monkeypatch.setattr(partial_file, "_datasync", lambda fd: syncs.append(fd))
+    sink = _sink(tmp_path)
+    writer = BackgroundWriter(_opened(sink), max_in_flight=1, sync_every=1024)
+    payload = [bytes([n]) * 1024 for n in range(8)]
+    for chunk in payload:
+        await writer.submit([chunk])
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    early = len(syncs)
+    _, sha256, _ = await writer.finish()
+    assert early >= 1, "no sync started before finish()"
+    assert sha256 == hashlib.sha256(b"".join(payload)).hexdigest()
+    assert (tmp_path / "part").read_bytes() == b"".join(payload)
+
+
+async def test_a_failed_early_sync_fails_finish(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel reports a writeback error once: an early sync's failure must surface."""
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(partial_file, "_datasync", broken)
+    writer = BackgroundWriter(_opened(_sink(tmp_path)), sync_every=16)
+    await writer.submit([b"x" * 64])
+    await writer.drain()
+    with pytest.raises(CacheWriteError):
+        await writer.finish()
+
+
+async def test_sidecar_before_the_first_bytes_but_not_for_a_whole_body(tmp_path: Path) -> None:
+    """A body that may be resumed gets its validator first; one complete at once needs none."""
+    validator = Validator(identity="a" * 64, etag="a" * 64, total=8, url="u")
+    partial = _sink(tmp_path, validator)
+    partial.store([b"abcd"])
+    assert Validator.from_json(sidecar_path(partial.path).read_bytes()) == validator
+    partial.store([b"efgh"], final=True)
+    partial.finish()
+    assert not sidecar_path(partial.path).exists()
+
+    whole = Sink(tmp_path / "whole", append=False, total=4, git_sha1=False,
+                 validator=validator)
+    whole.store([b"abcd"], final=True)
+    assert not sidecar_path(whole.path).exists()
+    whole.finish()
+    assert whole.path.read_bytes() == b"abcd"
