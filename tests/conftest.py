@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support.secrets import leaking_files, tokens_in
 from support.seeding import BOTCHAN, MINILM
 
 _ENV_PREFIXES = ("TOKACQ_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_")
@@ -42,3 +43,35 @@ def cache_dir(tmp_path: Path) -> Path:
     path = tmp_path / "cache"
     path.mkdir()
     return path
+
+
+# -- no token leaks, anywhere the whole suite writes ---------------------------------------
+
+_LEAKS: dict[str, None] = {}  # ordered set: a section repeats in later phases' reports
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Search every test's captured stdout, stderr and log records for a configured token."""
+    for title, content in report.sections:
+        _LEAKS.update(dict.fromkeys(f"{report.nodeid} ({title}): {token}"
+                                    for token in tokens_in(content)))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _LEAKS:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "token leaks in captured output", red=True)
+            for leak in _LEAKS:
+                reporter.write_line(leak)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_token_in_any_file_the_suite_wrote(tmp_path_factory: pytest.TempPathFactory
+                                         ) -> Iterator[None]:
+    """At the end, no manifest, lock file, partial or output under the suite's temp dirs
+    holds a configured token (token files placed as inputs excepted)."""
+    yield
+    leaks = leaking_files(tmp_path_factory.getbasetemp())
+    assert not leaks, f"token found in files the suite wrote: {leaks[:10]}"
