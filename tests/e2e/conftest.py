@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from support.secrets import tokens_in
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MINILM_DIR = FIXTURES / "sentence-transformers" / "all-MiniLM-L6-v2"
 REPO = "sentence-transformers/all-MiniLM-L6-v2"
@@ -45,6 +47,8 @@ class Cli:
                    else [str(TOKACQ)])
         done = subprocess.run([*command, *args], env={**self.env, **extra_env},
                               capture_output=True, text=True, timeout=timeout)
+        # Every CLI run of the suite is searched: no configured token in anything it prints.
+        assert not tokens_in(done.stdout + done.stderr), f"tokacq {args} printed a token"
         return Run(done.returncode, done.stdout, done.stderr)
 
 
