@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 from yarl import URL
 
 from ..domain.download_policy import (
@@ -61,8 +62,7 @@ _LOGGER = "tokenizer_acquisition.network"
 
 
 def _log() -> Any:
-    import structlog
-
+    # Looked up per event, never bound at import: the application configures structlog.
     return structlog.get_logger(_LOGGER)
 
 

@@ -30,6 +30,7 @@ from ..ports.cache import TokenizerCache
 from . import staging
 
 BOOKKEEPING = ".tokacq"
+_Stamp = tuple[int, int, int, int]
 MANIFEST_VERSION = 1
 #: Manifest updates are read-modify-write; publications run in worker threads.
 _manifest_guard = threading.Lock()
@@ -70,7 +71,7 @@ class FileSystemCache(TokenizerCache):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser()
-        self._manifest_memo: dict[str, tuple[tuple[int, int], dict[str, ManifestEntry]]] = {}
+        self._manifest_memo: dict[str, tuple[_Stamp, dict[str, ManifestEntry]]] = {}
         self._plans: dict[tuple[str, tuple[str, ...]], _LookupPlan] = {}
 
     @property
@@ -181,7 +182,9 @@ class FileSystemCache(TokenizerCache):
             st = os.stat(path)
         except OSError:
             return {}
-        stamp = (st.st_mtime_ns, st.st_size)
+        # Rewrites are renames, so a new inode marks a new manifest even where timestamps
+        # are coarse and the size did not change.
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
         memo = self._manifest_memo.get(cache_key)
         if memo is not None and memo[0] == stamp:
             return memo[1]

@@ -24,7 +24,7 @@ from ..domain.cache_policy import FileFacts, Located
 from ..domain.manifest import ManifestEntry
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.source import TokenizerSource
-from .read_only_disk import real_directory, resolve_regular_file, sha256_of
+from .read_only_disk import DigestMemo, real_directory, resolve_regular_file
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -41,6 +41,7 @@ class HfCacheSource(TokenizerSource):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser()
+        self._digests = DigestMemo()
 
     @property
     def description(self) -> str:
@@ -92,7 +93,7 @@ class HfCacheSource(TokenizerSource):
             found[name] = facts
             digest = real.name if real.parent == blobs and _SHA256.match(real.name) else None
             if digest is None and info.sha256 and name in info.sha256:
-                digest = sha256_of(real)
+                digest = self._digests.sha256(real)
             manifest[name] = ManifestEntry(
                 size=facts.size, sha256=digest, commit=commit, revision=info.revision,
                 repo=info.repo, source=f"huggingface_hub cache {storage}")

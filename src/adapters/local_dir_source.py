@@ -19,7 +19,7 @@ from ..domain.cache_policy import FileFacts, Located
 from ..domain.manifest import ManifestEntry
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.source import TokenizerSource
-from .read_only_disk import real_directory, resolve_regular_file, sha256_of
+from .read_only_disk import DigestMemo, real_directory, resolve_regular_file
 
 
 class LocalDirSource(TokenizerSource):
@@ -27,6 +27,7 @@ class LocalDirSource(TokenizerSource):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser()
+        self._digests = DigestMemo()
 
     @property
     def description(self) -> str:
@@ -52,7 +53,7 @@ class LocalDirSource(TokenizerSource):
             found[name] = facts
             if info.sha256 and name in info.sha256:
                 # Without an entry a pin can never be satisfied; with one, the digest decides.
-                manifest[name] = ManifestEntry(size=facts.size, sha256=sha256_of(real),
+                manifest[name] = ManifestEntry(size=facts.size, sha256=self._digests.sha256(real),
                                                repo=info.repo, source=str(directory))
         return Located(directory=directory, found=found, manifest=manifest)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 
 from ..domain.cache_policy import FileFacts
@@ -44,3 +45,32 @@ def sha256_of(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+class DigestMemo:
+    """sha256 of files, remembered by (path, size, mtime, inode).
+
+    A lock file pins every file, so a service would otherwise hash each whole tokenizer
+    on every request; an unchanged file is hashed once.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._digests: dict[tuple[str, int, int, int], str | None] = {}
+        self._capacity = capacity
+        self._guard = threading.Lock()
+
+    def sha256(self, real: Path) -> str | None:
+        try:
+            st = os.stat(real)
+        except OSError:
+            return None
+        key = (str(real), st.st_size, st.st_mtime_ns, st.st_ino)
+        with self._guard:
+            if key in self._digests:
+                return self._digests[key]
+        digest = sha256_of(real)
+        with self._guard:
+            if len(self._digests) >= self._capacity:
+                self._digests.clear()
+            self._digests[key] = digest
+        return digest

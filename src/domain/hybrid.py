@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..ports.acquisition import TokenizerAcquisition
 from ..ports.events import AcquisitionObserver, AttemptEvent, NullObserver
@@ -107,6 +108,4 @@ class HybridAcquisition(TokenizerAcquisition):
 def _with_attempts(result: AcquisitionResult, attempts: list[Attempt]) -> AcquisitionResult:
     if not attempts:
         return result
-    from dataclasses import replace
-
     return replace(result, attempts=tuple(a.describe() for a in attempts))

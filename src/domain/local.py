@@ -80,9 +80,6 @@ class LocalAcquisition(TokenizerAcquisition):
         self._last_decision = (info, located, decision)
         return decision
 
-    def lookup(self, info: TokenizerDownloadInfo) -> Located:
-        return self._source.locate(info)
-
     async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
         started = time.perf_counter()
         located = self._source.locate(info)

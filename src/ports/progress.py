@@ -22,7 +22,3 @@ class ProgressListener(ABC):  # noqa: B024 - every hook is optional
 
     def file_finished(self, cache_key: str, file: str) -> None:  # noqa: B027
         """``file`` was verified and published."""
-
-
-class NullProgress(ProgressListener):
-    """Reports nowhere (the default)."""

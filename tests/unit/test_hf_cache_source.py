@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -231,3 +233,22 @@ def test_exists_and_description_name_the_root(root: Path) -> None:
     assert not source.exists()
     root.mkdir()
     assert source.exists() and str(root) in source.description
+
+
+def test_a_pinned_file_is_hashed_once_while_unchanged(tmp_path: Path) -> None:
+    """A lock-file pin does not re-hash an unchanged file on every request."""
+    from tokenizer_acquisition.adapters.read_only_disk import DigestMemo
+
+    target = tmp_path / "blob"
+    target.write_bytes(b"abc")
+    memo = DigestMemo()
+    first = memo.sha256(target)
+    assert first == hashlib.sha256(b"abc").hexdigest()
+    # Same inode, size and mtime: the memo answers without reading (the old digest shows it).
+    st = target.stat()
+    with target.open("r+b") as handle:
+        handle.write(b"xyz")
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert memo.sha256(target) == first
+    target.write_bytes(b"abcd")  # a real change (size, mtime): hashed again
+    assert memo.sha256(target) == hashlib.sha256(b"abcd").hexdigest()
