@@ -5,8 +5,10 @@ Known dependency-injector pitfalls handled here: strategy names are validated by
 own error), and the only ``Resource`` wraps the *selected* strategy, so
 ``init_resources()`` never builds an unchosen branch. The HTTP session itself is created
 lazily by the network adapter on the first download (cache-only opens none) and closed
-by ``await container.shutdown_resources()``, the facade's ``aclose()``/``async with``,
-or ``shutdown(container)``.
+by ``await container.shutdown_resources()`` or the facade's ``aclose()``/``async with``.
+
+All strategies share one ``VocabChecker``, so a file the network strategy just downloaded
+(and counted) is not parsed again when ``cache-only`` serves it next.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .adapters.in_memory_metrics import InMemoryMetrics
 from .adapters.structlog_observer import StructlogObserver
 from .domain.hybrid import HybridAcquisition
 from .domain.observers import FanOutObserver
+from .domain.vocab_check import VocabChecker
 from .facade import SmartTokenizerDownload
 from .ports.acquisition import TokenizerAcquisition
 from .ports.events import AcquisitionObserver
@@ -29,22 +32,22 @@ from .strategies import (
     CacheOnlyAcquisition,
     HfCacheAcquisition,
     LocalDirAcquisition,
+    NetworkAcquisition,
     aiohttp_installed,
     network_unavailable,
     require_aiohttp,
 )
 
 
-def _network(settings: Settings, observer: AcquisitionObserver) -> TokenizerAcquisition:
-    require_aiohttp()
-    from .strategies import NetworkAcquisition
-
+def _network(settings: Settings, observer: AcquisitionObserver,
+             vocab: VocabChecker) -> TokenizerAcquisition:
     return NetworkAcquisition(settings.cache_dir, options=settings.network, observer=observer,
-                              lock_timeout=settings.lock_timeout)
+                              lock_timeout=settings.lock_timeout, vocab=vocab)
 
 
-def _optional_network(settings: Settings, observer: AcquisitionObserver) -> TokenizerAcquisition:
-    return _network(settings, observer) if aiohttp_installed() else network_unavailable()
+def _optional_network(settings: Settings, observer: AcquisitionObserver,
+                      vocab: VocabChecker) -> TokenizerAcquisition:
+    return _network(settings, observer, vocab) if aiohttp_installed() else network_unavailable()
 
 
 def _hybrid(settings: Settings, observer: AcquisitionObserver,
@@ -78,13 +81,17 @@ class Container(containers.DeclarativeContainer):
     log_events = providers.Singleton(StructlogObserver)
     observer = providers.Singleton(FanOutObserver, providers.List(log_events, metrics))
 
-    cache_only = providers.Singleton(CacheOnlyAcquisition, cache_dir=config.cache_dir)
-    hf_cache = providers.Singleton(HfCacheAcquisition, hf_cache_dir=config.hf_cache_dir)
+    vocab = providers.Singleton(VocabChecker)
+
+    cache_only = providers.Singleton(CacheOnlyAcquisition, cache_dir=config.cache_dir,
+                                     vocab=vocab)
+    hf_cache = providers.Singleton(HfCacheAcquisition, hf_cache_dir=config.hf_cache_dir,
+                                   vocab=vocab)
     # None (not configured) builds a strategy that says so; settings rejects it as the sole one.
-    local_dir = providers.Singleton(LocalDirAcquisition, root=config.local_dir)
-    network = providers.Singleton(_network, settings=settings, observer=observer)
+    local_dir = providers.Singleton(LocalDirAcquisition, root=config.local_dir, vocab=vocab)
+    network = providers.Singleton(_network, settings=settings, observer=observer, vocab=vocab)
     network_if_installed = providers.Singleton(_optional_network, settings=settings,
-                                               observer=observer)
+                                               observer=observer, vocab=vocab)
     hybrid = providers.Singleton(
         _hybrid,
         settings=settings,
@@ -131,7 +138,3 @@ def build_container(
     container.config.from_dict(settings.as_dict())
     return container
 
-
-async def shutdown(container: Container) -> None:
-    """Close what the container opened (the facade closes its strategy and HTTP session)."""
-    await container.downloader().aclose()

@@ -24,9 +24,11 @@ from .domain.options import NetworkOptions
 from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionResult
 from .domain.unavailable import UnavailableAcquisition
+from .domain.vocab_check import VocabChecker
 from .ports.events import AcquisitionObserver
 from .ports.lock import CacheKeyLock
 from .ports.source import TokenizerSource
+from .settings import environment_setting, load_settings
 
 DOWNLOADS_EXTRA = "pip install 'tokenizer-acquisition[downloads]'"
 
@@ -54,20 +56,30 @@ def require_aiohttp() -> None:
             reason="aiohttp is not installed (the 'downloads' extra)")
 
 
-def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    from .settings import load_settings
+def _directory(given: str | os.PathLike[str] | None, key: str) -> Path:
+    """``given``, else the ``key`` directory from the environment or its default.
 
-    return load_settings().cache_dir
+    Only that one setting is resolved: building a cache-only strategy must not fail on
+    an unrelated contradiction elsewhere in the configuration.
+    """
+    if given is not None:
+        return Path(given).expanduser()
+    directory: Path = environment_setting(key)
+    return directory
 
 
 class CacheOnlyAcquisition(LocalAcquisition):
-    """Serve tokenizers already in the cache; never touches the network (air-gapped)."""
+    """Serve tokenizers already in the cache; never touches the network (air-gapped).
 
-    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
-        self.cache = FileSystemCache(_cache_root(cache_dir))
-        super().__init__(self.cache, name="cache-only")
+    ``cache_dir`` defaults to ``TOKACQ_CACHE_DIR``, else the platform's user cache
+    directory. ``vocab`` shares one vocabulary checker (and its remembered counts) with
+    other strategies over the same files.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None, *,
+                 vocab: VocabChecker | None = None) -> None:
+        self.cache = FileSystemCache(_directory(cache_dir, "cache_dir"))
+        super().__init__(self.cache, name="cache-only", vocab=vocab)
 
     @property
     def cache_dir(self) -> Path:
@@ -89,14 +101,6 @@ class _NoDirectory(TokenizerSource):
 
     def read_bytes(self, located: Located, file: str) -> bytes:
         raise FileNotFoundError(file)
-
-
-def _hf_cache_root(hf_cache_dir: str | os.PathLike[str] | None) -> Path:
-    if hf_cache_dir is not None:
-        return Path(hf_cache_dir).expanduser()
-    from .settings import load_settings
-
-    return load_settings().hf_cache_dir
 
 
 class _ReadOnlyDirectoryAcquisition(LocalAcquisition):
@@ -122,13 +126,14 @@ class _ReadOnlyDirectoryAcquisition(LocalAcquisition):
 class HfCacheAcquisition(_ReadOnlyDirectoryAcquisition):
     """Reuse tokenizers ``huggingface_hub``/``transformers`` already downloaded; read-only.
 
-    ``hf_cache_dir`` defaults to the configured one (``HF_HUB_CACHE``, ``$HF_HOME/hub``,
-    ``~/.cache/huggingface/hub``).
+    ``hf_cache_dir`` defaults to the one ``huggingface_hub`` uses (``HF_HUB_CACHE``,
+    ``$HF_HOME/hub``, ``~/.cache/huggingface/hub``).
     """
 
-    def __init__(self, hf_cache_dir: str | os.PathLike[str] | None = None) -> None:
-        self.hf_cache = HfCacheSource(_hf_cache_root(hf_cache_dir))
-        super().__init__(self.hf_cache, name="hf-cache")
+    def __init__(self, hf_cache_dir: str | os.PathLike[str] | None = None, *,
+                 vocab: VocabChecker | None = None) -> None:
+        self.hf_cache = HfCacheSource(_directory(hf_cache_dir, "hf_cache_dir"))
+        super().__init__(self.hf_cache, name="hf-cache", vocab=vocab)
 
     @property
     def hf_cache_dir(self) -> Path:
@@ -152,9 +157,10 @@ class LocalDirAcquisition(_ReadOnlyDirectoryAcquisition):
     configured), so a shared configuration may list ``local-dir`` on machines without one.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None, *,
+                 vocab: VocabChecker | None = None) -> None:
         self.local = None if root is None else LocalDirSource(Path(root))
-        super().__init__(self.local or _NoDirectory(), name="local-dir")
+        super().__init__(self.local or _NoDirectory(), name="local-dir", vocab=vocab)
 
     @property
     def root(self) -> Path | None:
@@ -185,8 +191,10 @@ class NetworkAcquisition(NetworkStrategy):
 
     Concurrent acquisitions of one tokenizer share one download in a process, and a
     per-cache-key file lock (``<cache>/.tokacq/locks/<key>.lock``) makes other processes
-    wait for it, at most ``lock_timeout`` seconds (then ``LockTimeout``). ``lock``
-    replaces that lock (tests pass ``NoLock()`` to play a filesystem without locks).
+    wait for it, at most ``lock_timeout`` seconds (then ``LockTimeout``; by default the
+    ``lock_timeout`` setting, ``TOKACQ_LOCK_TIMEOUT``). ``lock`` replaces that lock (tests
+    pass ``NoLock()`` to play a filesystem without locks). ``vocab`` shares one
+    vocabulary checker with the strategies that later serve the downloaded files.
     """
 
     def __init__(
@@ -195,29 +203,32 @@ class NetworkAcquisition(NetworkStrategy):
         *,
         options: NetworkOptions | None = None,
         observer: AcquisitionObserver | None = None,
-        lock_timeout: float = 600.0,
+        lock_timeout: float | None = None,
         lock: CacheKeyLock | None = None,
         backoff: Backoff | None = None,
+        vocab: VocabChecker | None = None,
         **network_options: Any,
     ) -> None:
         require_aiohttp()
         if options is None:
-            from .settings import load_settings
-
             settings = load_settings(overrides={
                 "cache_dir": None if cache_dir is None else os.fspath(cache_dir),
                 "network": network_options,
             })
             options, root = settings.network, settings.cache_dir
+            if lock_timeout is None:
+                lock_timeout = settings.lock_timeout
         else:
-            root = _cache_root(cache_dir)
+            root = _directory(cache_dir, "cache_dir")
+        if lock_timeout is None:
+            lock_timeout = float(environment_setting("lock_timeout"))
         from .adapters.aiohttp_remote import AiohttpRemoteFiles
         from .adapters.file_lock import FileKeyLock
 
         cache = FileSystemCache(root)
         super().__init__(cache, AiohttpRemoteFiles(options, backoff=backoff), options,
-                         observer=observer, lock=lock or FileKeyLock(cache.lock_path),
-                         lock_timeout=lock_timeout)
+                         observer=observer, vocab=vocab,
+                         lock=lock or FileKeyLock(cache.lock_path), lock_timeout=lock_timeout)
 
     @property
     def cache_dir(self) -> Path:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import ConfigurationError
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
+#: How long a process waits for another one's download of the same tokenizer (seconds).
+DEFAULT_LOCK_TIMEOUT = 600.0
 
 
 class Secret:
@@ -52,8 +56,34 @@ class NetworkOptions:
     offline_source: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "endpoint", self.endpoint.rstrip("/"))
+        object.__setattr__(self, "endpoint", checked_endpoint(self.endpoint))
 
     @property
     def offline(self) -> bool:
         return self.offline_source is not None
+
+
+def mask_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, for messages and errors."""
+    start = url.find("://")
+    start = 0 if start < 0 else start + 3
+    end = next((i for i in range(start, len(url)) if url[i] in "/?#"), len(url))
+    at = url.rfind("@", start, end)
+    return url if at < 0 else f"{url[:start]}***{url[at:]}"
+
+
+def checked_endpoint(url: str, source: str | None = None) -> str:
+    """``url`` without its trailing slash, if it is an http(s) URL without credentials.
+
+    Credentials in the URL would be sent to every mirror redirect and shown in every
+    message; the token setting is the place for them. The error shows and keeps only the
+    masked URL (``https://***@host``).
+    """
+    if url.startswith(("http://", "https://")) and mask_userinfo(url) == url:
+        return url.rstrip("/")
+    shown = mask_userinfo(url)
+    raise ConfigurationError(
+        f"setting 'network.endpoint' = {shown!r} is invalid: expected an http(s) URL "
+        "without credentials", key="network.endpoint", value=shown, source=source,
+        suggestions=["put the credentials in the token setting (or HF_TOKEN), not the URL"]
+        if shown != url else [])

@@ -11,6 +11,7 @@ import structlog
 
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.errors import ConfigurationError, OfflineModeError
+from tokenizer_acquisition.domain.options import DEFAULT_LOCK_TIMEOUT, NetworkOptions
 from tokenizer_acquisition.strategies import NetworkAcquisition
 from tokenizer_acquisition.testing import HubSimulator
 
@@ -69,3 +70,35 @@ def test_cache_only_never_imports_aiohttp(tmp_path: Path) -> None:
         "assert 'aiohttp' not in sys.modules, 'aiohttp imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_credentials_in_endpoint_are_rejected_and_masked(tmp_path: Path) -> None:
+    """user:password@ in the endpoint fails however the strategy is built, masked."""
+    with pytest.raises(ConfigurationError) as by_keyword:
+        NetworkAcquisition(tmp_path, endpoint="https://u:pw1234@host")
+    with pytest.raises(ConfigurationError) as by_options:
+        NetworkAcquisition(tmp_path, options=NetworkOptions(endpoint="https://u:pw1234@host"))
+    for err in (by_keyword, by_options):
+        assert err.value.key == "network.endpoint"
+        assert "pw1234" not in str(err.value) and "pw1234" not in repr(err.value.value)
+
+
+def test_lock_timeout_comes_from_the_environment(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """TOKACQ_LOCK_TIMEOUT applies when lock_timeout is not given; an explicit one wins."""
+    monkeypatch.setenv("TOKACQ_LOCK_TIMEOUT", "5")
+    assert NetworkAcquisition(tmp_path).lock_timeout == 5.0
+    assert NetworkAcquisition(tmp_path, options=NetworkOptions()).lock_timeout == 5.0
+    assert NetworkAcquisition(tmp_path, lock_timeout=7).lock_timeout == 7
+    monkeypatch.delenv("TOKACQ_LOCK_TIMEOUT")
+    assert NetworkAcquisition(tmp_path, options=NetworkOptions()).lock_timeout == \
+        DEFAULT_LOCK_TIMEOUT
+
+
+def test_options_given_skip_unrelated_configuration(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With options and no cache_dir, only the cache directory is resolved (no contradiction)."""
+    monkeypatch.setenv("TOKACQ_STRATEGY", "network")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKACQ_CACHE_DIR", str(tmp_path))
+    assert NetworkAcquisition(options=NetworkOptions()).cache_dir == tmp_path

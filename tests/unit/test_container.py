@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from dependency_injector import providers
 
 from support.fakes import ScriptedAcquisition
+from support.seeding import seed
 from tokenizer_acquisition import (
     AcquisitionUnavailable,
     CacheOnlyAcquisition,
@@ -17,7 +19,11 @@ from tokenizer_acquisition import (
     SmartTokenizerDownload,
     TokenizerDownloadInfo,
 )
+from tokenizer_acquisition import container as container_module
 from tokenizer_acquisition.container import build_container
+from tokenizer_acquisition.domain.cache_policy import FileFacts
+from tokenizer_acquisition.domain.vocab import count_vocab
+from tokenizer_acquisition.domain.vocab_check import VocabChecker
 
 HAS_AIOHTTP = importlib.util.find_spec("aiohttp") is not None
 INFO = TokenizerDownloadInfo("org/name", "name", ("tokenizer.json",))
@@ -132,3 +138,61 @@ async def test_init_resources_never_builds_an_unchosen_branch(tmp_path: Path) ->
                 providers.Callable(pytest.fail, "network was built")):
         await container.init_resources()
         await container.shutdown_resources()
+
+
+class CountingVocab(VocabChecker):
+    """A real checker that counts the files it had to read (parse) to check a size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def check(self, info: TokenizerDownloadInfo, facts: FileFacts,
+                    read: Callable[[], bytes]) -> None:
+        def counted() -> bytes:
+            self.reads += 1
+            return read()
+
+        await super().check(info, facts, counted)
+
+
+@pytest.mark.skipif(not HAS_AIOHTTP, reason="needs the downloads extra")
+async def test_strategies_share_one_vocab_checker(tmp_path: Path, minilm_dir: Path) -> None:
+    """A file the network strategy checked is not parsed again on the next cache-only hit."""
+    seed(tmp_path, "minilm", minilm_dir, ("tokenizer.json",))
+    vocab = count_vocab("tokenizer.json", (minilm_dir / "tokenizer.json").read_bytes())
+    info = TokenizerDownloadInfo("org/minilm", "minilm", ("tokenizer.json",),
+                                 expected_vocab=vocab)
+    container = build_container({"cache_dir": str(tmp_path)}, environ={})
+    checker = CountingVocab()
+    with container.vocab.override(providers.Object(checker)):
+        network, cache_only = container.network(), container.cache_only()
+        assert (await network.acquire(info)).from_cache
+        await cache_only.acquire(info)
+        await network.aclose()
+    assert checker.reads == 1
+
+
+def test_every_strategy_gets_the_container_vocab_checker(tmp_path: Path) -> None:
+    """cache-only, hf-cache and local-dir are all built with the one shared checker."""
+    container = build_container({"cache_dir": str(tmp_path), "local_dir": str(tmp_path)},
+                                environ={})
+    shared = container.vocab()
+    for strategy in (container.cache_only(), container.hf_cache(), container.local_dir()):
+        assert strategy._vocab is shared, strategy.name
+
+
+def test_configuration_holds_only_what_providers_read(tmp_path: Path) -> None:
+    """No unread keys (offline, lock_timeout, strategies) in the strict Configuration."""
+    container = build_container({"cache_dir": str(tmp_path), "offline": True,
+                                 "lock_timeout": 5}, environ={})
+    assert set(container.config()) == {"strategy", "cache_dir", "hf_cache_dir", "local_dir"}
+    for unread in ("offline", "lock_timeout", "strategies"):
+        with pytest.raises(Exception, match="Undefined configuration option"):
+            getattr(container.config, unread)()
+
+
+def test_closing_is_the_facade_or_shutdown_resources_job() -> None:
+    """No second, unused way to close a container (the facade's aclose() is the one)."""
+    assert not hasattr(container_module, "shutdown")
+    assert "shutdown(container)" not in (container_module.__doc__ or "")

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tokenizer_acquisition import ConfigurationError
-from tokenizer_acquisition.settings import load_settings
+from tokenizer_acquisition.domain.environment import offline_source
+from tokenizer_acquisition.domain.options import (
+    DEFAULT_LOCK_TIMEOUT,
+    NetworkOptions,
+    mask_userinfo,
+)
+from tokenizer_acquisition.hf_locations import hf_home
+from tokenizer_acquisition.settings import (
+    Settings,
+    hf_cache_default,
+    hub_token_file,
+    load_settings,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -175,3 +188,88 @@ def test_environment_is_read_at_load_not_import(monkeypatch: pytest.MonkeyPatch)
     assert load_settings().strategy == "cache-only"
     monkeypatch.setenv("TOKACQ_STRATEGY", "hybrid")
     assert load_settings().strategy == "hybrid"
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+def test_endpoint_credentials_are_masked_never_echoed(tmp_path: Path, where: str) -> None:
+    """A user:password@ endpoint is rejected showing https://***@host, and not kept."""
+    url = "https://alice:hunter2@mirror.example/hub"
+    if where == "file":
+        config, environ = write(tmp_path, f'[network]\nendpoint = "{url}"\n'), {}
+    else:
+        config, environ = None, {"HF_ENDPOINT": url}
+    with pytest.raises(ConfigurationError) as err:
+        load_settings(config, environ=environ)
+    error = err.value
+    assert error.key == "network.endpoint"
+    assert "https://***@mirror.example/hub" in str(error)
+    assert "hunter2" not in str(error) and "alice" not in str(error)
+    assert "hunter2" not in repr(error.value) and "alice" not in repr(error.value)
+
+
+def test_network_options_reject_credentials_in_the_endpoint() -> None:
+    """Options built in code get the same check as configuration, with the same masking."""
+    with pytest.raises(ConfigurationError) as err:
+        NetworkOptions(endpoint="https://u:secretpw@host")
+    assert err.value.key == "network.endpoint"
+    assert "secretpw" not in str(err.value) and "secretpw" not in repr(err.value.value)
+    assert "https://***@host" in str(err.value)
+
+
+def test_mask_userinfo_hides_only_the_credentials() -> None:
+    """Only the part before '@' in the authority is masked; paths with '@' are kept."""
+    assert mask_userinfo("https://u:p@host:8/a@b") == "https://***@host:8/a@b"
+    assert mask_userinfo("u:p@host/x") == "***@host/x"
+    assert mask_userinfo("https://host/a@b") == "https://host/a@b"
+
+
+def test_explicit_false_offline_overrides_the_file(tmp_path: Path) -> None:
+    """TOKACQ_OFFLINE=0 beats `offline = true` in the file, like every other variable."""
+    path = write(tmp_path, "offline = true\n")
+    settings = load_settings(path, environ={"TOKACQ_OFFLINE": "0"})
+    assert not settings.offline and not settings.network.offline
+    assert settings.sources["offline"] == "environment variable TOKACQ_OFFLINE"
+
+
+def test_first_set_offline_variable_decides() -> None:
+    """TOKACQ_OFFLINE=0 is a decision: a later HF_HUB_OFFLINE=1 does not turn offline on."""
+    assert not load_settings(environ={"TOKACQ_OFFLINE": "0", "HF_HUB_OFFLINE": "1"}).offline
+    assert load_settings(environ={"TOKACQ_OFFLINE": " ", "HF_HUB_OFFLINE": "1"}).offline
+    assert offline_source({"HF_HUB_OFFLINE": "yes"}) == ("HF_HUB_OFFLINE", True)
+    assert offline_source({}) is None
+
+
+@pytest.mark.parametrize("variable", ["TOKACQ_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
+def test_invalid_offline_words_are_configuration_errors(variable: str) -> None:
+    """TOKACQ_OFFLINE=maybe is an error naming the variable, not silently online."""
+    with pytest.raises(ConfigurationError) as err:
+        load_settings(environ={variable: "maybe"})
+    assert err.value.key == "offline" and err.value.value == "maybe"
+    assert err.value.source == f"environment variable {variable}"
+    assert variable in str(err.value)
+
+
+def test_defaults_are_written_once() -> None:
+    """Unset network keys take NetworkOptions' defaults; one default lock timeout."""
+    settings = load_settings({"network": {"max_retries": 2}}, environ={})
+    assert settings.network == replace(NetworkOptions(), max_retries=2)
+    assert settings.lock_timeout == DEFAULT_LOCK_TIMEOUT == Settings().lock_timeout
+
+
+@pytest.mark.parametrize("environ", [
+    {}, {"XDG_CACHE_HOME": "/xdg"}, {"HF_HOME": "/hf", "XDG_CACHE_HOME": "/xdg"}])
+def test_hub_cache_and_token_share_one_hf_home(environ: dict[str, str]) -> None:
+    """The Hub cache and the login token file are both under the one HF home."""
+    assert hf_cache_default(environ)[0] == hf_home(environ) / "hub"
+    assert hub_token_file(environ) == hf_home(environ) / "token"
+
+
+def test_settings_module_keeps_its_public_names() -> None:
+    """Splitting validation and HF locations out keeps `settings`' names importable."""
+    from tokenizer_acquisition import hf_locations, settings, settings_validation
+
+    assert all((settings.load_settings, settings.Settings, settings.STRATEGY_NAMES,
+                settings.NETWORK_STRATEGIES, settings.default_cache_dir,
+                settings.hf_cache_default, settings.hub_token_file))
+    assert settings.hub_token_file is hf_locations.hub_token_file
+    assert settings.STRATEGY_NAMES is settings_validation.STRATEGY_NAMES

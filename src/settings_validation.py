@@ -1,0 +1,143 @@
+"""Turning raw setting values (TOML or environment strings) into typed, checked ones.
+
+Every converter takes ``(key, value, source)`` and returns the typed value or raises our
+``ConfigurationError`` naming the key, where it came from, and (for choices) the closest
+valid one. Secrets never appear in these errors: tokens are shown as ``***`` and URLs
+lose their ``user:password@`` part.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .domain.environment import parse_bool
+from .domain.errors import ConfigurationError
+from .domain.options import checked_endpoint, mask_userinfo
+
+STRATEGY_NAMES = ("hybrid", "cache-only", "hf-cache", "local-dir", "network")
+
+Converter = Callable[[str, Any, str], Any]
+
+
+def _closest(value: str, choices: tuple[str, ...]) -> list[str]:
+    match = difflib.get_close_matches(value, choices, n=1)
+    return [f"did you mean {match[0]!r}?"] if match else []
+
+
+def unknown_key(key: str, choices: tuple[str, ...], source: str) -> ConfigurationError:
+    leaf = key.rsplit(".", 1)[-1]
+    return ConfigurationError(
+        f"unknown setting {key!r}", key=key, value=None, source=source, choices=choices,
+        suggestions=[*_closest(leaf, choices), f"valid keys: {', '.join(choices)}"],
+    )
+
+
+def _shown(key: str, value: object) -> object:
+    """What an error may repeat of ``value``: never a token, never URL credentials."""
+    if key.endswith("token"):
+        return None
+    if key.endswith("endpoint") and isinstance(value, str):
+        return mask_userinfo(value)
+    return value
+
+
+def bad_value(key: str, value: object, source: str, expected: str,
+         choices: tuple[str, ...] = ()) -> ConfigurationError:
+    kept = _shown(key, value)
+    shown = "***" if key.endswith("token") else repr(kept)
+    hints = _closest(value, choices) if isinstance(value, str) and choices else []
+    if choices:
+        hints.append(f"valid choices: {', '.join(choices)}")
+    return ConfigurationError(f"setting {key!r} = {shown} is invalid: expected {expected}",
+                              key=key, value=kept, source=source, choices=choices,
+                              suggestions=hints)
+
+
+def _as_bool(key: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and parse_bool(value) is not None:
+        return bool(parse_bool(value))
+    raise bad_value(key, value, source, "a boolean (true/false)")
+
+
+def _as_number(kind: type, minimum: float) -> Converter:
+    def convert(key: str, value: Any, source: str) -> Any:
+        if isinstance(value, str):
+            try:
+                value = kind(value)
+            except ValueError:
+                raise bad_value(key, value, source, f"a {kind.__name__} >= {minimum}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad_value(key, value, source, f"a {kind.__name__} >= {minimum}")
+        if kind is int and not isinstance(value, int):
+            raise bad_value(key, value, source, f"an int >= {minimum}")
+        if not math.isfinite(value) or value < minimum:
+            raise bad_value(key, value, source, f"a finite {kind.__name__} >= {minimum}")
+        return kind(value)
+    return convert
+
+
+def _as_str(key: str, value: Any, source: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise bad_value(key, value, source, "a non-empty string")
+    return value
+
+
+def _as_path(key: str, value: Any, source: str) -> Path:
+    text = _as_str(key, value, source)
+    if "\x00" in text:
+        raise bad_value(key, value, source, "a path without NUL characters")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~user" for a user this machine does not know
+        raise bad_value(key, value, source, "a path whose '~user' exists on this machine") from None
+
+
+def _as_strategy(key: str, value: Any, source: str) -> str:
+    if not isinstance(value, str) or value not in STRATEGY_NAMES:
+        raise bad_value(key, value, source, "a strategy name", STRATEGY_NAMES)
+    return value
+
+
+def _as_order(key: str, value: Any, source: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not value:
+        raise bad_value(key, value, source, "a non-empty list of strategy names", STRATEGY_NAMES)
+    order = tuple(_as_strategy(key, v, source) for v in value)
+    if "hybrid" in order:
+        raise bad_value(key, "hybrid", source, "strategies other than 'hybrid'", STRATEGY_NAMES)
+    if len(set(order)) != len(order):
+        raise bad_value(key, value, source, "each strategy at most once", STRATEGY_NAMES)
+    return order
+
+
+def _as_endpoint(key: str, value: Any, source: str) -> str:
+    return checked_endpoint(_as_str(key, value, source), source)
+
+
+CONVERTERS: dict[str, Converter] = {
+    "strategy": _as_strategy,
+    "strategies": _as_order,
+    "cache_dir": _as_path,
+    "hf_cache_dir": _as_path,
+    "local_dir": _as_path,
+    "offline": _as_bool,
+    "lock_timeout": _as_number(float, 0.0),
+    "network.endpoint": _as_endpoint,
+    "network.token": _as_str,
+    "network.token_file": _as_path,
+    "network.connect_timeout": _as_number(float, 0.001),
+    "network.read_timeout": _as_number(float, 0.001),
+    "network.max_retries": _as_number(int, 0),
+    "network.max_concurrent_files": _as_number(int, 1),
+    "network.max_file_bytes": _as_number(int, 1),
+    "network.ca_bundle": _as_path,
+    "network.trust_env": _as_bool,
+    "network.user_agent": _as_str,
+}
