@@ -8,23 +8,20 @@ a download in progress in another process.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import filelock
-
-from ..domain.errors import CacheKeyNotFound, CacheWriteError, LockTimeout
+from ..domain.errors import CacheKeyNotFound, CacheWriteError
 from ..domain.manifest import ManifestEntry
-from ..domain.request import TokenizerDownloadInfo
+from ..domain.request import RESERVED_SUFFIXES, check_cache_key
+from .file_lock import FileKeyLock
 from .filesystem_cache import FileSystemCache
-
-_CHUNK = 1 << 20
-_TEMP_SUFFIXES = (".tokacq-tmp", ".tokacq-partial")
+from .read_only_disk import sha256_of
 
 
 @dataclass(frozen=True)
@@ -137,7 +134,7 @@ class CacheInventory:
         if self.cache.root.is_dir():
             keys.update(p.name for p in self.cache.root.iterdir()
                         if p.is_dir() and not p.name.startswith("."))
-        manifests = self.cache.manifest_path("key").parent  # <root>/.tokacq/manifests
+        manifests = _manifests_directory(self.cache)
         if manifests.is_dir():
             keys.update(p.stem for p in manifests.glob("*.json") if not p.name.startswith("."))
         return sorted(keys)
@@ -210,14 +207,14 @@ class CacheInventory:
             freed = self.describe(key).size
             _remove(self.cache.directory(key))
             _remove(self.cache.manifest_path(key))
-            report.partials += _count_files(self._partials() / key)
-            _remove(self._partials() / key)
+            report.partials += _count_files(self.cache.partials(key))
+            _remove(self.cache.partials(key))
         report.keys.append(key)
         report.bytes_freed += freed
 
     def _remove_partials(self) -> int:
         removed = 0
-        root = self._partials()
+        root = _partials_root(self.cache)
         if not root.is_dir():
             return 0
         for directory in sorted(root.iterdir()):
@@ -226,62 +223,36 @@ class CacheInventory:
                 _remove(directory)
         return removed
 
-    def _partials(self) -> Path:
-        return self.cache.bookkeeping / "partials"
-
-    def _locked(self, key: str) -> _Lock:
-        path = self.cache.lock_path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheWriteError(path.parent, exc.strerror or str(exc)) from None
-        return _Lock(filelock.FileLock(str(path), timeout=self.lock_timeout), path,
-                     self.lock_timeout)
+    def _locked(self, key: str) -> AbstractContextManager[None]:
+        # The downloads' own lock: a waiter on either side learns the holder's pid.
+        return FileKeyLock(self.cache.lock_path).hold_sync(key, self.lock_timeout)
 
 
-class _Lock:
-    """A ``filelock`` whose timeout becomes our ``LockTimeout``."""
-
-    def __init__(self, lock: filelock.BaseFileLock, path: Path, timeout: float) -> None:
-        self._lock, self._path, self._timeout = lock, path, timeout
-
-    def __enter__(self) -> None:
-        try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            raise LockTimeout(self._path, self._timeout) from None
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
+def _manifests_directory(cache: FileSystemCache) -> Path:
+    """``<root>/.tokacq/manifests``: where ``manifest_path`` puts every key's manifest."""
+    return cache.manifest_path("key").parent
 
 
-def check_cache_key(key: str) -> None:
-    """The request's cache-key rule (one safe path segment); ``InvalidRequest`` otherwise."""
-    TokenizerDownloadInfo("cache/key", key, ("file",))
+def _partials_root(cache: FileSystemCache) -> Path:
+    """``<root>/.tokacq/partials``: the parent of every key's ``partials`` directory."""
+    return cache.partials("key").parent
 
 
 def _check_file(key: str, name: str, path: Path, entry: ManifestEntry) -> FileCheck:
     try:
-        size, digest = _hash(path)
+        size = path.stat().st_size
     except OSError as exc:
         return FileCheck(key, name, "missing", f"unreadable: {exc.strerror or exc}")
     if size != entry.size:
         return FileCheck(key, name, "corrupt", f"size {size}, manifest says {entry.size}")
     if entry.sha256 is None:
         return FileCheck(key, name, "ok", "size matches; the manifest records no sha256")
+    digest = sha256_of(path)
+    if digest is None:
+        return FileCheck(key, name, "missing", "unreadable")
     if digest != entry.sha256:
         return FileCheck(key, name, "corrupt", f"sha256 {digest}, manifest says {entry.sha256}")
     return FileCheck(key, name, "ok")
-
-
-def _hash(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
 
 
 def _walk(directory: Path) -> Iterator[tuple[str, int]]:
@@ -291,7 +262,7 @@ def _walk(directory: Path) -> Iterator[tuple[str, int]]:
     for dirpath, _, filenames in os.walk(directory):
         for filename in filenames:
             path = Path(dirpath) / filename
-            if filename.endswith(_TEMP_SUFFIXES):
+            if filename.endswith(RESERVED_SUFFIXES):
                 continue
             try:
                 size = path.stat().st_size
@@ -315,4 +286,4 @@ def _remove(path: Path) -> None:
 
 
 __all__ = ["CacheInventory", "CachedFile", "CachedTokenizer", "FileCheck", "PruneReport",
-           "VerifyReport", "check_cache_key"]
+           "VerifyReport"]

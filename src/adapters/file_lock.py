@@ -5,7 +5,8 @@ dies, even by SIGKILL, so a crashed worker never leaves the others waiting. Wait
 a non-blocking attempt repeated with ``asyncio.sleep`` in between (backing off to
 ``max_poll_s``): the event loop keeps running, and cancelling a waiter leaves nothing
 behind (a thread blocked in ``acquire`` could not be cancelled and might take the lock
-after its caller had gone).
+after its caller had gone). ``hold_sync``, for synchronous cache maintenance, polls the
+same way but sleeps its thread.
 
 ``flock`` excludes open file descriptions, not processes, so two strategies of the same
 process also exclude each other.
@@ -22,8 +23,13 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from pathlib import Path
 
 import filelock
@@ -66,30 +72,69 @@ class FileKeyLock(CacheKeyLock):
         finally:
             _release(lock, path)
 
-    async def _acquire(self, path: Path, timeout_s: float) -> filelock.BaseFileLock:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CacheWriteError(path.parent, exc.strerror or str(exc)) from None
-        # A fresh object per hold: filelock counts re-entries per object, and holds of
-        # different tasks must exclude each other rather than nest.
-        lock = filelock.FileLock(str(path), thread_local=False)
+    def hold_sync(self, cache_key: str, timeout_s: float) -> AbstractContextManager[None]:
+        """``hold`` for synchronous callers (cache maintenance): blocks the calling thread.
+
+        Same lock file, same pid record, same ``LockTimeout``: a download waiting for a
+        key that ``tokacq cache prune`` holds names the pruning process, and vice versa.
+        """
+        return self._hold_sync(self._path_for(cache_key), timeout_s)
+
+    @contextmanager
+    def _hold_sync(self, path: Path, timeout_s: float) -> Iterator[None]:
+        lock = _new_lock(path)
         deadline = time.monotonic() + timeout_s
-        delay = self._first_poll
-        while True:
+        for delay in self._delays():
             if _try_acquire(lock, path):
                 break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(path, timeout_s, read_holder_pid(path))
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, self._max_poll)
+            time.sleep(_remaining(path, timeout_s, deadline, delay))
+        _record_holder(lock, path)
         try:
-            _write_pid(path)
-        except BaseException:
+            yield
+        finally:
             _release(lock, path)
-            raise
+
+    async def _acquire(self, path: Path, timeout_s: float) -> filelock.BaseFileLock:
+        lock = _new_lock(path)
+        deadline = time.monotonic() + timeout_s
+        for delay in self._delays():
+            if _try_acquire(lock, path):
+                break
+            await asyncio.sleep(_remaining(path, timeout_s, deadline, delay))
+        _record_holder(lock, path)
         return lock
+
+    def _delays(self) -> Iterator[float]:
+        delay = self._first_poll
+        while True:
+            yield delay
+            delay = min(delay * 2, self._max_poll)
+
+
+def _new_lock(path: Path) -> filelock.BaseFileLock:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheWriteError(path.parent, exc.strerror or str(exc)) from None
+    # A fresh object per hold: filelock counts re-entries per object, and holds of
+    # different tasks must exclude each other rather than nest.
+    return filelock.FileLock(str(path), thread_local=False)
+
+
+def _remaining(path: Path, timeout_s: float, deadline: float, delay: float) -> float:
+    """How long to sleep before the next attempt; ``LockTimeout`` once the time is up."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise LockTimeout(path, timeout_s, read_holder_pid(path))
+    return min(delay, remaining)
+
+
+def _record_holder(lock: filelock.BaseFileLock, path: Path) -> None:
+    try:
+        _write_pid(path)
+    except BaseException:
+        _release(lock, path)
+        raise
 
 
 def _try_acquire(lock: filelock.BaseFileLock, path: Path) -> bool:

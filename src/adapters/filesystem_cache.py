@@ -17,8 +17,7 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -211,11 +210,12 @@ class FileSystemCache(TokenizerCache):
         """A fresh name, unique to this process and call (see ``adapters/staging.py``)."""
         return staging.fresh_path(self.partials(cache_key), file, tag)
 
-    @contextmanager
-    def staging(self, cache_key: str, file: str, tag: str) -> Iterator[Path]:
+    def reserve_staging(self, cache_key: str, file: str, tag: str) -> Path:
         """A unique partial, holding the bytes an abandoned one left for this tag if any."""
-        with staging.reserve(self.partials(cache_key), file, tag) as path:
-            yield path
+        return staging.claim(self.partials(cache_key), file, tag)
+
+    def release_staging(self, staged: Path) -> None:
+        staging.release(staged)
 
     def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
         target = self.place(cache_key, file, staged, entry)

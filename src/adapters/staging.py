@@ -34,7 +34,6 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -64,19 +63,24 @@ def fresh_path(directory: Path, file: str, tag: str) -> Path:
     return directory / f"{quote(file, safe='')}.{tag}.{owner}{SUFFIX}"
 
 
-@contextlib.contextmanager
-def reserve(directory: Path, file: str, tag: str) -> Iterator[Path]:
-    """A fresh partial for the ``with`` block, holding an adopted orphan's bytes if any."""
+def claim(directory: Path, file: str, tag: str) -> Path:
+    """A fresh partial, holding an adopted orphan's bytes if any, in use until ``release``.
+
+    Blocking (a listing, stats, renames under a process-wide lock): async callers run it
+    in a thread.
+    """
     path = fresh_path(directory, file, tag)
     with _guard:
         # Under the guard: no download of this process can start using the orphan meanwhile.
         adopt(directory, f"{quote(file, safe='')}.{tag}.", path)
         _in_use.add(path)
-    try:
-        yield path
-    finally:
-        with _guard:
-            _in_use.discard(path)
+    return path
+
+
+def release(path: Path) -> None:
+    """End ``claim``'s reservation: the partial becomes adoptable by a later download."""
+    with _guard:
+        _in_use.discard(path)
 
 
 def adopt(directory: Path, prefix: str, target: Path) -> Path | None:

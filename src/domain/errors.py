@@ -16,6 +16,7 @@ The tree (all carry ``suggestions: tuple[str, ...]``)::
     ├── LockTimeout               lock_file, timeout_s, holder_pid
     └── NetworkError              url, status, server_message, request_id
         ├── RepositoryNotFound
+        ├── AuthenticationFailed  (401/403 that is neither RepoNotFound nor GatedRepo)
         ├── GatedRepository
         ├── RevisionNotFound
         ├── EntryNotFound         file
@@ -293,6 +294,11 @@ class NetworkError(AcquisitionError):
 
 class RepositoryNotFound(NetworkError):
     """The repo does not exist, or is private and the token cannot see it."""
+
+
+class AuthenticationFailed(NetworkError):
+    """The server refused the token, or asks for one (HTTP 401/403 without a Hub error code
+    that says more, such as "Invalid credentials in Authorization header")."""
 
 
 class GatedRepository(NetworkError):

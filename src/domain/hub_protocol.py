@@ -13,6 +13,7 @@ from enum import Enum
 from urllib.parse import quote
 
 from .errors import (
+    AuthenticationFailed,
     EntryNotFound,
     GatedRepository,
     NetworkError,
@@ -121,6 +122,11 @@ class RemoteFacts:
 
 _PRIVATE_HINT = (
     "if the repo is private, set HF_TOKEN (or network.token) to a token that can read it")
+_TOKEN_HINTS = (
+    "check the token: it may be mistyped, expired or revoked (refresh it on the Hub)",
+    "set HF_TOKEN (or network.token / network.token_file) to a valid token that can read "
+    "the repo",
+)
 
 
 def error_for(
@@ -143,13 +149,20 @@ def error_for(
         return cls(message, url=url, status=status, server_message=server,
                    request_id=request_id, suggestions=hints)
 
-    if code == "RepoNotFound" or status == 401:
+    if code == "RepoNotFound":
+        # The Hub answers 401 + RepoNotFound for a missing repo and for a private one the
+        # token cannot see (it does not tell them apart).
         return build(RepositoryNotFound, f"repository {repo!r} not found",
                      f"check the repo id {repo!r}", _PRIVATE_HINT)
     if code == "GatedRepo":
         return build(GatedRepository, f"repository {repo!r} is gated",
                      f"accept the licence on the repo page ({repo})",
                      "then set HF_TOKEN (or network.token) to a token of that account")
+    if status in (401, 403):
+        # "Invalid credentials in Authorization header", or a mirror/proxy refusing us.
+        return build(AuthenticationFailed,
+                     f"the server refused the credentials for {file!r} in {repo!r}",
+                     *_TOKEN_HINTS)
     if code == "RevisionNotFound":
         return build(RevisionNotFound, f"revision {revision!r} not found in {repo!r}",
                      f"check the revision {revision!r} (branch, tag or commit)")

@@ -94,6 +94,12 @@ class LocalAcquisition(TokenizerAcquisition):
             suggestions.append("enable downloads (strategy 'network' or 'hybrid') when online")
             raise TokenizerNotFound(info.cache_key, decision.needed,
                                     directory=located.directory, suggestions=suggestions)
+        return await self.serve(info, located, started)
+
+    async def serve(self, info: TokenizerDownloadInfo, located: Located,
+                    started: float) -> AcquisitionResult:
+        """Serve a hit the caller already located (``decide(info, located).hit``): the
+        vocab check and the result, without a second lookup."""
         primary = primary_file(info.files)
         await self._vocab.check(info, located.found[primary],
                                 lambda: self._source.read_bytes(located, primary))

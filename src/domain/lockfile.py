@@ -30,7 +30,7 @@ from typing import Any
 
 from .cache_key import default_cache_key
 from .errors import ConfigurationError, InvalidRequest
-from .request import TokenizerDownloadInfo
+from .request import TokenizerDownloadInfo, check_revision
 
 LOCK_VERSION = 1
 FIELDS = ("repo", "revision", "commit", "file", "size", "sha256")
@@ -163,8 +163,8 @@ def _validate(entries: Iterable[LockEntry], source: str) -> None:
         groups.setdefault((e.repo, e.revision), []).append(e)
     for (repo, revision), group in groups.items():
         try:
-            _request(tuple(group), None)
-            TokenizerDownloadInfo(repo, "lock", ("x",), revision=revision)
+            _request(tuple(group), None)  # the repo, files and pins (its revision is the commit)
+            check_revision(revision)
         except InvalidRequest as exc:
             raise ConfigurationError(f"invalid entry for {repo!r}: {exc.message}",
                                      key=exc.field, value=exc.value, source=source,

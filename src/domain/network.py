@@ -13,7 +13,8 @@ Many callers, many processes (issue 4):
   inter-process lock (``ports/lock.py``) around ``download_missing``, which re-reads the
   cache: a process that waited for another finds the files published and fetches none;
 - disk work stays off the loop: the transport writes, hashes and fsyncs in threads, and
-  publication (rename, directory fsync, manifest) runs in a thread here.
+  reserving a partial (listing, stats, adopting an orphan) and publication (rename,
+  directory fsync, manifest) run in threads here.
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ class NetworkStrategy(TokenizerAcquisition):
         if self._options.offline_source is not None:
             raise OfflineModeError(self.name, source=self._options.offline_source)
         located = self._cache.locate(info)
-        if decide(info, located).hit:
-            return await self._local.acquire(info)
+        if decide(info, located).hit:  # one lookup: the hot path of a service
+            return await self._local.serve(info, located, started)
         shared = await self._flights.run(flight_key(info), lambda: self._download(info))
         # Bytes count once, for the caller that started the download (metrics add them up).
         report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
@@ -157,10 +158,14 @@ class NetworkStrategy(TokenizerAcquisition):
         return result
 
     async def _download(self, info: TokenizerDownloadInfo) -> DownloadReport:
-        """One flight: the cache key's lock around ``download_missing``; never on a hit."""
+        """One flight: the cache key's lock around the download; never on a hit.
+
+        Writability is checked once, before the lock, so a read-only cache fails with
+        ``CacheWriteError`` naming the cache rather than its lock directory.
+        """
         await asyncio.to_thread(self._cache.ensure_writable)
         async with self._lock.hold(info.cache_key, self._lock_timeout):
-            return await self.download_missing(info)
+            return await self._download_missing(info)
 
     async def download_missing(self, info: TokenizerDownloadInfo) -> DownloadReport:
         """Fetch, verify and publish the request's missing or stale files.
@@ -169,7 +174,10 @@ class NetworkStrategy(TokenizerAcquisition):
         cache key wrap this call. It re-reads the cache first, so a caller that waited for
         another one's download finds the files published and fetches nothing.
         """
-        self._cache.ensure_writable()
+        await asyncio.to_thread(self._cache.ensure_writable)
+        return await self._download_missing(info)
+
+    async def _download_missing(self, info: TokenizerDownloadInfo) -> DownloadReport:
         needed = decide(info, self._cache.locate(info)).needed
         if not needed:
             return DownloadReport()
@@ -213,8 +221,31 @@ class NetworkStrategy(TokenizerAcquisition):
 
     async def _fetch_one(self, info: TokenizerDownloadInfo, file: str,
                          placed: dict[str, ManifestEntry]) -> Fetched:
-        with self._cache.staging(info.cache_key, file, staging_tag(info)) as staged:
+        staged = await self._reserve(info, file)
+        try:
             return await self._fetch_into(info, file, staged, placed)
+        finally:
+            # Submitted to the thread pool before this task can be interrupted again.
+            await asyncio.to_thread(self._cache.release_staging, staged)
+
+    async def _reserve(self, info: TokenizerDownloadInfo, file: str) -> Path:
+        """The partial to write, reserved in a thread (listing, stats, renames: disk work).
+
+        A reservation the thread completes after its caller was cancelled is released, so
+        that partial stays adoptable by a later download of this process.
+        """
+        reserving = asyncio.ensure_future(asyncio.to_thread(
+            self._cache.reserve_staging, info.cache_key, file, staging_tag(info)))
+        try:
+            return await asyncio.shield(reserving)
+        except asyncio.CancelledError:
+            reserving.add_done_callback(self._release_orphan)
+            raise
+
+    def _release_orphan(self, reserving: asyncio.Future[Path]) -> None:
+        if not reserving.cancelled() and reserving.exception() is None:
+            asyncio.get_running_loop().run_in_executor(
+                None, self._cache.release_staging, reserving.result())
 
     async def _fetch_into(self, info: TokenizerDownloadInfo, file: str, staged: Path,
                           placed: dict[str, ManifestEntry]) -> Fetched:

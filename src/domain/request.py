@@ -22,7 +22,8 @@ RESERVED_SEGMENTS = frozenset({".tokacq"})
 RESERVED_SUFFIXES = (".tokacq-partial", ".tokacq-tmp")
 
 
-def _check_repo(repo: str) -> str:
+def check_repo(repo: str) -> str:
+    """The Hub's repo id rule; ``InvalidRequest`` (field ``repo``) otherwise."""
     if not isinstance(repo, str) or not _REPO_ID.match(repo):
         raise InvalidRequest(
             "repo", repo, "must look like 'name' or 'org/name' (letters, digits, -_.)")
@@ -33,7 +34,8 @@ def _check_repo(repo: str) -> str:
     return repo
 
 
-def _check_cache_key(key: str) -> str:
+def check_cache_key(key: str) -> str:
+    """One safe path segment; ``InvalidRequest`` (field ``cache_key``) otherwise."""
     if not isinstance(key, str) or not _CACHE_KEY.match(key) or key in (".", ".."):
         raise InvalidRequest(
             "cache_key", key, "must be one path segment of letters, digits, '.', '_' or '-', "
@@ -62,7 +64,8 @@ def _check_file(name: object) -> str:
     return name
 
 
-def _check_revision(revision: str) -> str:
+def check_revision(revision: str) -> str:
+    """A branch, tag or commit name safe in a URL; ``InvalidRequest`` otherwise."""
     if not isinstance(revision, str) or not revision or len(revision) > _REVISION_MAX:
         raise InvalidRequest("revision", revision, "must be a non-empty string")
     if any(ch in revision for ch in "\x00\\") or ".." in revision.split("/"):
@@ -112,9 +115,9 @@ class TokenizerDownloadInfo:
     sha256: Mapping[str, str] | None = field(default=None)
 
     def __post_init__(self) -> None:
-        _check_repo(self.repo)
-        _check_cache_key(self.cache_key)
-        _check_revision(self.revision)
+        check_repo(self.repo)
+        check_cache_key(self.cache_key)
+        check_revision(self.revision)
         files = self.files
         if isinstance(files, str) or not isinstance(files, Iterable):
             raise InvalidRequest("files", files, "must be a sequence of relative paths")

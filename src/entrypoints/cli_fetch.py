@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -183,6 +182,8 @@ def _our_cache(args: argparse.Namespace) -> FileSystemCache:
 def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
                  cache: FileSystemCache) -> list[LockEntry]:
     """Entries from the manifest of what was just fetched (hashing only unrecorded files)."""
+    from ..adapters.read_only_disk import sha256_of
+
     ours = result.directory == cache.directory(info.cache_key)
     manifest = cache.read_manifest(info.cache_key) if ours else {}
     entries = []
@@ -193,8 +194,12 @@ def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
         if recorded is not None and recorded.sha256 and recorded.size == size:
             digest = recorded.sha256
         else:
-            with path.open("rb") as handle:
-                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            hashed = sha256_of(path)
+            if hashed is None:
+                raise ConfigurationError(
+                    f"cannot lock {info.repo}: {path} cannot be read", key="file",
+                    value=str(path), source=f"strategy {result.strategy}")
+            digest = hashed
         commit = (recorded.commit if recorded else None) or result.commit
         if not commit:
             raise ConfigurationError(

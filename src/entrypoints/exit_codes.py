@@ -11,7 +11,8 @@ code  name          when
 3     NOT_FOUND     repo, revision or file unknown to the Hub, cache miss
                     (``TokenizerNotFound``), unknown cache key, or
                     ``AllStrategiesFailed`` whose failures are all "not found"
-4     AUTH          gated repo, or the Hub refused the token (HTTP 401/403)
+4     AUTH          gated repo (``GatedRepository``), or the server refused the token
+                    (``AuthenticationFailed``: an HTTP 401/403 that is not RepoNotFound)
 5     NETWORK       connection failures, timeouts, 5xx, rate limiting
 6     INTEGRITY     hash, size or format check failed, ``VocabMismatch``, or
                     ``tokacq cache verify`` found a corrupt or missing file
@@ -33,6 +34,7 @@ from ..domain.errors import (
     AcquisitionError,
     AcquisitionUnavailable,
     AllStrategiesFailed,
+    AuthenticationFailed,
     CacheWriteError,
     ConfigurationError,
     EntryNotFound,
@@ -63,6 +65,7 @@ class ExitCode(IntEnum):
 
 _BY_TYPE: tuple[tuple[type[AcquisitionError], ExitCode], ...] = (
     (GatedRepository, ExitCode.AUTH),
+    (AuthenticationFailed, ExitCode.AUTH),
     (RepositoryNotFound, ExitCode.NOT_FOUND),
     (RevisionNotFound, ExitCode.NOT_FOUND),
     (EntryNotFound, ExitCode.NOT_FOUND),
@@ -74,6 +77,7 @@ _BY_TYPE: tuple[tuple[type[AcquisitionError], ExitCode], ...] = (
     (ConfigurationError, ExitCode.USAGE),
     (InvalidRequest, ExitCode.USAGE),
     (AcquisitionUnavailable, ExitCode.USAGE),
+    (NetworkError, ExitCode.NETWORK),
 )
 
 
@@ -86,8 +90,6 @@ def exit_code_for(error: BaseException) -> ExitCode:
     for kind, code in _BY_TYPE:
         if isinstance(error, kind):
             return code
-    if isinstance(error, NetworkError):
-        return ExitCode.AUTH if error.status in (401, 403) else ExitCode.NETWORK
     return ExitCode.INTERNAL
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,17 +47,30 @@ class TokenizerCache(TokenizerSource):
     def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
         """A unique path on the cache's filesystem for a partial download of ``file``."""
 
-    def staging(self, cache_key: str, file: str, tag: str) -> AbstractContextManager[Path]:
-        """The partial to download ``file`` into, reserved for the ``with`` block.
+    def reserve_staging(self, cache_key: str, file: str, tag: str) -> Path:
+        """The partial to download ``file`` into, reserved until ``release_staging``.
 
-        Unique to this call, so concurrent downloaders (even where locks are no-ops)
-        never write the same file; an implementation may hand over a partial that an
-        earlier, finished or dead, downloader left for the same ``tag`` so the download
-        resumes. The default is a fresh ``staging_path``.
+        Blocking (it may list, stat and rename): async callers run it in a thread. Unique
+        to this call, so concurrent downloaders (even where locks are no-ops) never write
+        the same file; an implementation may hand over a partial that an earlier, finished
+        or dead, downloader left for the same ``tag`` so the download resumes. The default
+        is a fresh ``staging_path``.
         """
-        return _just(self.staging_path(cache_key, file, tag))
+        return self.staging_path(cache_key, file, tag)
 
+    def release_staging(self, staged: Path) -> None:
+        """End a ``reserve_staging`` reservation (the file stays, adoptable by a later one).
 
-@contextmanager
-def _just(path: Path) -> Iterator[Path]:
-    yield path
+        Called exactly once per reservation, also when the download failed. The default
+        has nothing to release.
+        """
+
+    @contextmanager
+    def staging(self, cache_key: str, file: str, tag: str) -> Iterator[Path]:
+        """``reserve_staging`` and ``release_staging`` around a ``with`` block (for
+        synchronous callers; it blocks)."""
+        staged = self.reserve_staging(cache_key, file, tag)
+        try:
+            yield staged
+        finally:
+            self.release_staging(staged)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import threading
 import time
 from pathlib import Path
 
 import filelock
 import pytest
 
-from tokenizer_acquisition.adapters.cache_inventory import CacheInventory
+from tokenizer_acquisition.adapters.cache_inventory import CachedTokenizer, CacheInventory
+from tokenizer_acquisition.adapters.file_lock import FileKeyLock, pid_path
 from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
 from tokenizer_acquisition.domain.errors import CacheKeyNotFound, InvalidRequest, LockTimeout
 from tokenizer_acquisition.domain.manifest import ManifestEntry
@@ -144,3 +148,73 @@ def test_prune_waits_for_the_key_lock_then_times_out(cache: FileSystemCache) -> 
     with filelock.FileLock(str(cache.lock_path("other"))), pytest.raises(LockTimeout):
         CacheInventory(cache, lock_timeout=0.1).prune("other")
     assert cache.directory("other").exists()
+
+
+def test_prune_timeout_names_the_downloading_process(cache: FileSystemCache) -> None:
+    """Prune waiting on a download's lock reports the holder's pid in LockTimeout."""
+    lock = FileKeyLock(cache.lock_path)
+
+    async def hold_while_pruning() -> LockTimeout:
+        async with lock.hold("other", 5):
+            with pytest.raises(LockTimeout) as raised:
+                await asyncio.to_thread(CacheInventory(cache, lock_timeout=0.1).prune, "other")
+        return raised.value
+
+    error = asyncio.run(hold_while_pruning())
+    assert error.holder_pid == os.getpid()
+    assert cache.directory("other").exists()
+
+
+class _PausingInventory(CacheInventory):
+    """Blocks inside the key's lock (``describe`` runs under it) until released."""
+
+    def __init__(self, cache: FileSystemCache) -> None:
+        super().__init__(cache)
+        self.inside, self.go = threading.Event(), threading.Event()
+
+    def describe(self, key: str) -> CachedTokenizer:
+        self.inside.set()
+        self.go.wait(10)
+        return super().describe(key)
+
+
+def test_a_download_waiting_on_prune_learns_the_pruning_pid(cache: FileSystemCache) -> None:
+    """While prune holds a key, a waiter's LockTimeout.holder_pid names the pruner."""
+    inventory = _PausingInventory(cache)
+    pruning = threading.Thread(target=inventory.prune, args=("other",))
+    pruning.start()
+    try:
+        assert inventory.inside.wait(10)
+
+        async def wait_for_key() -> None:
+            async with FileKeyLock(cache.lock_path).hold("other", 0.1):
+                pass
+
+        with pytest.raises(LockTimeout) as raised:
+            asyncio.run(wait_for_key())
+        assert raised.value.holder_pid == os.getpid()
+    finally:
+        inventory.go.set()
+        pruning.join(10)
+    assert not cache.directory("other").exists()
+    assert not pid_path(cache.lock_path("other")).exists()
+
+
+def test_prune_removes_partials_where_the_cache_keeps_them(tmp_path: Path) -> None:
+    """Prune asks the cache for its partials directory instead of assuming the layout."""
+
+    class ElsewhereCache(FileSystemCache):
+        def partials(self, cache_key: str) -> Path:
+            return self.bookkeeping / "elsewhere" / cache_key
+
+    cache = ElsewhereCache(tmp_path / "cache")
+    publish(cache, "k", "tokenizer.json", b"{}")
+    partial = cache.staging_path("k", "big.bin", "t")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_bytes(b"half")
+    report = CacheInventory(cache).prune("k")
+    assert report.partials == 1 and not partial.exists()
+    other = cache.staging_path("j", "big.bin", "t")
+    other.parent.mkdir(parents=True, exist_ok=True)
+    other.write_bytes(b"half")
+    assert CacheInventory(cache).prune_partials().partials == 1 and not other.exists()

@@ -71,3 +71,20 @@ def test_other_hosts_partial_is_adopted_only_when_stale(tmp_path: Path) -> None:
     os.utime(foreign, (old, old))
     with cache.staging("k", "vocab.txt", TAG) as staged:
         assert staged.read_bytes() == b"far"
+
+
+def test_reserve_release_pair_hands_over_a_released_partial(tmp_path: Path) -> None:
+    """reserve_staging keeps a partial ours until release_staging; then it is adopted."""
+    cache = FileSystemCache(tmp_path)
+    first = cache.reserve_staging("k", "vocab.txt", TAG)
+    first.parent.mkdir(parents=True, exist_ok=True)
+    first.write_bytes(b"abc")
+    second = cache.reserve_staging("k", "vocab.txt", TAG)
+    assert second != first and not second.exists() and first.exists()
+    cache.release_staging(second)
+    cache.release_staging(first)
+    third = cache.reserve_staging("k", "vocab.txt", TAG)
+    try:
+        assert third.read_bytes() == b"abc" and not first.exists()
+    finally:
+        cache.release_staging(third)

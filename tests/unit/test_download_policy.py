@@ -24,6 +24,7 @@ from tokenizer_acquisition.domain.download_policy import (
     server_delay,
 )
 from tokenizer_acquisition.domain.errors import (
+    AuthenticationFailed,
     EntryNotFound,
     GatedRepository,
     NetworkError,
@@ -103,14 +104,15 @@ def _error(status: int | None, headers: dict[str, str], **kw: float) -> NetworkE
 
 @pytest.mark.parametrize(("status", "code", "cls"), [
     (404, "RepoNotFound", RepositoryNotFound),
-    (401, None, RepositoryNotFound),
+    (401, "RepoNotFound", RepositoryNotFound),
+    (401, None, AuthenticationFailed),
     (403, "GatedRepo", GatedRepository),
     (404, "RevisionNotFound", RevisionNotFound),
     (404, "EntryNotFound", EntryNotFound),
     (404, None, EntryNotFound),
     (429, None, RateLimited),
     (500, None, NetworkError),
-    (403, None, NetworkError),
+    (403, None, AuthenticationFailed),
 ])
 def test_error_mapping_by_status_and_code(status: int, code: str | None,
                                           cls: type[NetworkError]) -> None:
@@ -137,8 +139,23 @@ def test_gated_error_suggests_licence_and_token() -> None:
 
 def test_repo_not_found_suggests_id_and_token() -> None:
     """A missing repo suggests checking the id and a token for private repos."""
-    hints = " ".join(_error(401, {}).suggestions)
+    hints = " ".join(_error(401, {"X-Error-Code": "RepoNotFound"}).suggestions)
     assert "org/m" in hints and "HF_TOKEN" in hints
+
+
+def test_refused_token_is_an_authentication_failure_not_a_missing_repo() -> None:
+    """A 401 that is not RepoNotFound ("Invalid credentials") says to fix the token."""
+    error = _error(401, {"X-Error-Message": "Invalid credentials in Authorization header"})
+    assert type(error) is AuthenticationFailed and error.status == 401
+    assert error.server_message == "Invalid credentials in Authorization header"
+    hints = " ".join(error.suggestions)
+    assert "HF_TOKEN" in hints and "token_file" in hints and "repo id" not in hints
+
+
+@pytest.mark.parametrize("code", ["GatedRepo", "RepoNotFound"])
+def test_a_typed_401_or_403_keeps_its_own_error(code: str) -> None:
+    """X-Error-Code still wins over the status for gated and missing repos."""
+    assert not isinstance(_error(403, {"X-Error-Code": code}), AuthenticationFailed)
 
 
 def test_entry_not_found_names_the_file() -> None:

@@ -24,6 +24,8 @@ SAMPLES = [
     errors.LockTimeout(Path("/c/.tokacq/locks/k.lock"), 1.0, holder_pid=42),
     errors.NetworkError("failed", url="https://h/x", status=500, request_id="r1"),
     errors.RepositoryNotFound("no repo", url="https://h/x", status=401),
+    errors.AuthenticationFailed("bad token", url="https://h/x", status=401,
+                                server_message="Invalid credentials"),
     errors.GatedRepository("gated", url="https://h/x", status=403),
     errors.RevisionNotFound("no rev", url="https://h/x", status=404),
     errors.EntryNotFound("no file", url="https://h/x", status=404, file="x"),
@@ -53,8 +55,9 @@ def test_offline_error_is_an_unavailable_error() -> None:
 
 def test_http_errors_are_network_errors() -> None:
     """Each Hub error is a NetworkError with url and status."""
-    for cls in (errors.RepositoryNotFound, errors.GatedRepository, errors.RevisionNotFound,
-                errors.EntryNotFound, errors.RateLimited):
+    for cls in (errors.RepositoryNotFound, errors.AuthenticationFailed,
+                errors.GatedRepository, errors.RevisionNotFound, errors.EntryNotFound,
+                errors.RateLimited):
         assert issubclass(cls, errors.NetworkError)
 
 

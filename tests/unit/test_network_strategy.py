@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,3 +323,100 @@ async def test_aclose_closes_the_transport(tmp_path: Path) -> None:
     strategy, _, remote, _ = _strategy(tmp_path, PLANS)
     await strategy.aclose()
     assert remote.closed
+
+
+class CountingCache(FakeCache):
+    """Counts lookups and writability checks, and the threads reservations run on."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.locates = 0
+        self.writable_threads: list[int] = []
+        self.reserve_threads: list[int] = []
+        self.reserved: list[Path] = []
+        self.released: list[Path] = []
+
+    def locate(self, info: TokenizerDownloadInfo) -> Located:
+        self.locates += 1
+        return super().locate(info)
+
+    def ensure_writable(self) -> None:
+        self.writable_threads.append(threading.get_ident())
+
+    def reserve_staging(self, cache_key: str, file: str, tag: str) -> Path:
+        self.reserve_threads.append(threading.get_ident())
+        staged = super().reserve_staging(cache_key, file, tag)
+        self.reserved.append(staged)
+        return staged
+
+    def release_staging(self, staged: Path) -> None:
+        self.released.append(staged)
+
+
+def _counting(tmp_path: Path, plans: Mapping[str, list[Serve]]
+              ) -> tuple[NetworkStrategy, CountingCache, FakeRemote]:
+    cache = CountingCache(tmp_path)
+    remote = FakeRemote({k: list(v) for k, v in plans.items()})
+    opts = NetworkOptions(endpoint="https://hub.test")
+    return NetworkStrategy(cache, remote, opts), cache, remote
+
+
+async def test_cache_hit_looks_the_cache_up_once(tmp_path: Path) -> None:
+    """A hit is one lookup: no second locate before serving the files."""
+    strategy, cache, remote = _counting(tmp_path, PLANS)
+    cache.files[("model", "vocab.txt")] = VOCAB
+    cache.files[("model", "config.json")] = CONFIG
+    result = await strategy.acquire(_info(expected_vocab=10))
+    assert result.from_cache and result.strategy == "network"
+    assert cache.locates == 1 and remote.calls == []
+
+
+async def test_miss_checks_writability_once_off_the_loop(tmp_path: Path) -> None:
+    """A miss checks the cache is writable exactly once, in a worker thread."""
+    strategy, cache, _ = _counting(tmp_path, PLANS)
+    await strategy.acquire(_info())
+    assert len(cache.writable_threads) == 1
+    assert cache.writable_threads[0] != threading.get_ident()
+
+
+async def test_partials_are_reserved_off_the_loop_and_released(tmp_path: Path) -> None:
+    """Each file's partial is reserved in a worker thread and released once, after use."""
+    strategy, cache, _ = _counting(tmp_path, PLANS)
+    await strategy.acquire(_info())
+    assert len(cache.reserve_threads) == 2
+    assert threading.get_ident() not in cache.reserve_threads
+    assert sorted(cache.released) == sorted(cache.reserved)
+
+
+async def test_failed_download_releases_its_partial(tmp_path: Path) -> None:
+    """A download that fails still releases its reservation (the partial stays adoptable)."""
+    failure = RepositoryNotFound("repository 'org/model' not found", url="u", status=401)
+    strategy, cache, _ = _counting(tmp_path, {"vocab.txt": [Serve(VOCAB, error=failure)]})
+    with pytest.raises(RepositoryNotFound):
+        await strategy.acquire(_info(("vocab.txt",)))
+    assert cache.reserved and cache.released == cache.reserved
+
+
+async def test_reservation_finishing_after_cancellation_is_released(tmp_path: Path) -> None:
+    """Cancelled while the reserving thread runs: the reservation it makes is released."""
+    strategy, cache, _ = _counting(tmp_path, PLANS)
+    entered, gate = threading.Event(), threading.Event()
+    reserve = cache.reserve_staging
+
+    def slow_reserve(cache_key: str, file: str, tag: str) -> Path:
+        entered.set()
+        gate.wait(5)
+        return reserve(cache_key, file, tag)
+
+    cache.reserve_staging = slow_reserve  # type: ignore[method-assign]
+    task = asyncio.create_task(strategy.acquire(_info(("vocab.txt",))))
+    assert await asyncio.to_thread(entered.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    gate.set()
+    for _ in range(500):
+        if cache.released:
+            break
+        await asyncio.sleep(0.01)
+    assert cache.reserved and cache.released == cache.reserved

@@ -9,9 +9,10 @@ import tokenizer_acquisition
 
 EXPECTED = {
     "AcquisitionError", "AcquisitionInfo", "AcquisitionResult", "AcquisitionUnavailable",
-    "AllStrategiesFailed", "CacheKeyNotFound", "CacheOnlyAcquisition", "CacheWriteError",
-    "ConfigurationError", "EntryNotFound", "GatedRepository", "HfCacheAcquisition",
-    "HybridAcquisition", "IntegrityError", "InvalidRequest", "LocalDirAcquisition", "LockFile",
+    "AllStrategiesFailed", "AuthenticationFailed", "CacheKeyNotFound", "CacheOnlyAcquisition",
+    "CacheWriteError", "ConfigurationError", "EntryNotFound", "GatedRepository",
+    "HfCacheAcquisition", "HybridAcquisition", "IntegrityError", "InvalidRequest",
+    "LocalDirAcquisition", "LockFile",
     "LockTimeout", "NetworkAcquisition", "NetworkError", "OfflineModeError", "RateLimited",
     "RepositoryNotFound", "RevisionNotFound", "SmartTokenizerDownload", "StrategyStatus",
     "TokenizerAcquisition", "TokenizerDownloadInfo", "TokenizerNotFound", "VocabMismatch",

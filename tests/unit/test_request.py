@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tokenizer_acquisition import InvalidRequest, TokenizerDownloadInfo
+from tokenizer_acquisition.domain.request import check_cache_key, check_repo, check_revision
 
 GOOD_SHA = "a" * 64
 
@@ -99,3 +100,15 @@ def test_commit_revisions_are_recognised() -> None:
     """A 40-hex revision is a pinned commit; a branch is not."""
     assert make(revision="0123456789abcdef0123456789abcdef01234567").is_pinned_commit
     assert not make(revision="main").is_pinned_commit
+
+
+def test_single_field_checks_are_public() -> None:
+    """repo, cache key and revision can be validated alone, without building a request."""
+    assert check_repo("org/name") == "org/name"
+    assert check_cache_key("org--name") == "org--name"
+    assert check_revision("v1.0") == "v1.0"
+    for check, bad, field in ((check_repo, "a b", "repo"), (check_cache_key, "../x", "cache_key"),
+                              (check_revision, "a/../b", "revision")):
+        with pytest.raises(InvalidRequest) as raised:
+            check(bad)
+        assert raised.value.field == field
