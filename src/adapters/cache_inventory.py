@@ -18,6 +18,7 @@ from typing import Any
 
 from ..domain.errors import CacheKeyNotFound, CacheWriteError
 from ..domain.manifest import ManifestEntry
+from ..domain.options import DEFAULT_LOCK_TIMEOUT
 from ..domain.request import RESERVED_SUFFIXES, check_cache_key
 from .file_lock import FileKeyLock
 from .filesystem_cache import FileSystemCache
@@ -122,7 +123,7 @@ class PruneReport:
 class CacheInventory:
     """Maintenance over one ``FileSystemCache``; ``lock_timeout`` bounds waits for a key."""
 
-    def __init__(self, cache: FileSystemCache, lock_timeout: float = 600.0) -> None:
+    def __init__(self, cache: FileSystemCache, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.cache = cache
         self.lock_timeout = lock_timeout
 

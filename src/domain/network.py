@@ -38,7 +38,7 @@ from .errors import IntegrityError, OfflineModeError
 from .hub_protocol import resolve_url
 from .local import LocalAcquisition, result_from
 from .manifest import ManifestEntry
-from .options import NetworkOptions
+from .options import DEFAULT_LOCK_TIMEOUT, NetworkOptions
 from .primary import primary_file
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult
@@ -95,7 +95,7 @@ class NetworkStrategy(TokenizerAcquisition):
     def __init__(self, cache: TokenizerCache, remote: RemoteFiles, options: NetworkOptions,
                  *, observer: AcquisitionObserver | None = None,
                  vocab: VocabChecker | None = None, lock: CacheKeyLock | None = None,
-                 lock_timeout: float = 600.0) -> None:
+                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self._cache = cache
         self._remote = remote
         self._options = options
