@@ -108,4 +108,4 @@ class HybridAcquisition(TokenizerAcquisition):
 def _with_attempts(result: AcquisitionResult, attempts: list[Attempt]) -> AcquisitionResult:
     if not attempts:
         return result
-    return replace(result, attempts=tuple(a.describe() for a in attempts))
+    return replace(result, attempts=tuple(attempts))

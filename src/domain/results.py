@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import Attempt
+
 
 @dataclass(frozen=True)
 class StrategyStatus:
@@ -45,7 +47,8 @@ class AcquisitionResult:
     bytes_downloaded: int = 0
     elapsed_s: float = 0.0
     commit: str | None = None
-    attempts: tuple[str, ...] = field(default=())
+    #: Strategies a hybrid tried before the one that succeeded, each with its typed error.
+    attempts: tuple[Attempt, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths as strings)."""
@@ -58,5 +61,8 @@ class AcquisitionResult:
             "bytes_downloaded": self.bytes_downloaded,
             "elapsed_s": self.elapsed_s,
             "commit": self.commit,
-            "attempts": list(self.attempts),
+            "attempts": [{"strategy": a.strategy,
+                          "error": type(a.error).__name__ if a.error else None,
+                          "skipped": a.skipped,
+                          "message": a.describe()} for a in self.attempts],
         }
