@@ -8,7 +8,6 @@ from ..ports.acquisition import TokenizerAcquisition
 from ..ports.source import TokenizerSource
 from .cache_policy import CacheDecision, Located, decide
 from .errors import TokenizerNotFound
-from .primary import primary_file
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult
 from .vocab_check import VocabChecker
@@ -26,7 +25,7 @@ def result_from(
     """The result for a complete set of files in ``located``."""
     files = {name: located.found[name].path for name in info.files}
     return AcquisitionResult(
-        path=files[primary_file(info.files)],
+        path=files[info.primary],
         directory=located.directory,
         files=files,
         strategy=strategy,
@@ -38,7 +37,7 @@ def result_from(
 
 
 def _manifest_commit(located: Located, info: TokenizerDownloadInfo) -> str | None:
-    entry = located.manifest.get(primary_file(info.files))
+    entry = located.manifest.get(info.primary)
     return entry.commit if entry else None
 
 
@@ -100,7 +99,7 @@ class LocalAcquisition(TokenizerAcquisition):
                     started: float) -> AcquisitionResult:
         """Serve a hit the caller already located (``decide(info, located).hit``): the
         vocab check and the result, without a second lookup."""
-        primary = primary_file(info.files)
+        primary = info.primary
         await self._vocab.check(info, located.found[primary],
                                 lambda: self._source.read_bytes(located, primary))
         return result_from(info, located, self.name, started=started)

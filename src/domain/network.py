@@ -39,7 +39,6 @@ from .hub_protocol import resolve_url
 from .local import LocalAcquisition, result_from
 from .manifest import ManifestEntry
 from .options import DEFAULT_LOCK_TIMEOUT, NetworkOptions
-from .primary import primary_file
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult
 from .single_flight import SingleFlight
@@ -148,7 +147,7 @@ class NetworkStrategy(TokenizerAcquisition):
         # Bytes count once, for the caller that started the download (metrics add them up).
         report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
         located = self._cache.locate(info)
-        primary = primary_file(info.files)
+        primary = info.primary
         await self._vocab.check(info, located.found[primary],
                                 lambda: self._cache.read_bytes(located, primary))
         result = result_from(info, located, self.name, started=started, from_cache=False,

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InvalidRequest
+from .primary import primary_file
 
 # The Hub's own rule (huggingface_hub.utils._validators.REPO_ID_REGEX).
 _REPO_ID = re.compile(r"^(\b[\w\-.]+\b/)?\b[\w\-.]{1,96}\b$")
@@ -113,6 +114,8 @@ class TokenizerDownloadInfo:
     expected_vocab: int | None = None
     revision: str = "main"
     sha256: Mapping[str, str] | None = field(default=None)
+    #: The file acquisitions return (``primary_file``), decided once per request.
+    primary: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_repo(self.repo)
@@ -130,6 +133,7 @@ class TokenizerDownloadInfo:
         if len(set(folded)) != len(folded):
             raise InvalidRequest("files", files, "names differ only by case")
         object.__setattr__(self, "files", checked)
+        object.__setattr__(self, "primary", primary_file(checked))
         if self.expected_vocab is not None and (
             isinstance(self.expected_vocab, bool)
             or not isinstance(self.expected_vocab, int)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from .cache_policy import FileFacts
 from .errors import VocabMismatch
-from .primary import primary_file
 from .request import TokenizerDownloadInfo
 from .vocab import count_vocab
 
@@ -36,7 +35,7 @@ class VocabChecker:
         """Raise ``VocabMismatch`` (or ``IntegrityError`` for garbage) unless the size fits."""
         if info.expected_vocab is None:
             return
-        name = primary_file(info.files)
+        name = info.primary
         key = (str(facts.path), facts.size, facts.mtime_ns)
         with self._guard:
             actual = self._counts.get(key)
