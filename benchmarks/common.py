@@ -52,6 +52,9 @@ def isolate(tmp: Path) -> None:
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "HF_HUB_DISABLE_UPDATE_CHECK": "1",
         "HF_HUB_OFFLINE": "0",
+        # Calls pass endpoint= explicitly; this default keeps huggingface_hub's own
+        # background requests (its agent registry) on a dead loopback port.
+        "HF_ENDPOINT": "http://127.0.0.1:9",
         "XDG_CACHE_HOME": str(tmp / "xdg_cache"),
         "NO_PROXY": "127.0.0.1,127.0.0.2,localhost",
         "no_proxy": "127.0.0.1,127.0.0.2,localhost",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +13,39 @@ from support.secrets import leaking_files, tokens_in
 from support.seeding import BOTCHAN, MINILM
 
 _ENV_PREFIXES = ("TOKACQ_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_")
+_PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+_LOOPBACK = "127.0.0.1,127.0.0.2,localhost"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test module imports huggingface_hub, which reads its environment once.
+
+    Its default endpoint (used for its own background requests, such as the agent
+    registry) becomes a dead loopback port, and its home a throwaway directory, so the
+    suite never reaches huggingface.co nor writes to the real ~/.cache.
+    """
+    home = Path(tempfile.mkdtemp(prefix="tokacq-tests-hf-"))
+    os.environ.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(home),
+                      HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_IMPLICIT_TOKEN="1",
+                      HF_HUB_DISABLE_XET="1", NO_PROXY=_LOOPBACK, no_proxy=_LOOPBACK)
+    for name in _PROXIES:
+        if name != "no_proxy":
+            os.environ.pop(name, None)
+            os.environ.pop(name.upper(), None)
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
                          ) -> Iterator[None]:
-    """No test sees the machine's Hub token, offline switches or real caches."""
-    import os
-
+    """No test sees the machine's Hub token, offline switches, proxies, home or caches."""
     for name in list(os.environ):
-        if name.startswith(_ENV_PREFIXES):
+        if name.startswith(_ENV_PREFIXES) or name.lower() in _PROXIES:
             monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    (home / "netrc").touch(mode=0o600)  # an empty one: aiohttp with trust_env reads it
+    monkeypatch.setenv("NETRC", str(home / "netrc"))
+    monkeypatch.setenv("NO_PROXY", _LOOPBACK)
     monkeypatch.setenv("HF_HOME", str(home / "huggingface"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     yield

@@ -11,8 +11,8 @@ from typing import Any
 import filelock
 import pytest
 
-from conftest import MINILM_DIR
 from e2e.conftest import KEY, REPO, TOKACQ, Cli
+from support.seeding import MINILM as MINILM_DIR
 from tokenizer_acquisition.domain.lockfile import LockFile
 
 pytestmark = pytest.mark.timeout(60)
