@@ -113,6 +113,10 @@ SYNC_EVERY_BYTES = 4 << 20
 MAX_IN_FLIGHT = 4
 
 
+def _datasync(fd: int) -> None:
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
 class Sink:
     """The partial file opened for writing, with sha256 (and git sha1) over all its bytes.
 
@@ -120,11 +124,14 @@ class Sink:
     may run them at once on the same batch; each must see the batches in order.
     ``validator``, when given, is written beside the partial before its first bytes, and
     never for a body that arrives whole in its final batch (nothing to resume then).
+    ``datasync`` flushes a file descriptor's data for ``sync`` (tests pass a failing one).
     """
 
     def __init__(self, staged: Path, *, append: bool, total: int | None,
-                 git_sha1: bool, validator: Validator | None = None) -> None:
+                 git_sha1: bool, validator: Validator | None = None,
+                 datasync: Callable[[int], None] = _datasync) -> None:
         self.path = staged
+        self._datasync = datasync
         self._sha256 = hashlib.sha256()
         self._sha1 = hashlib.sha1(git_blob_prefix(total)) if git_sha1 and total is not None \
             else None
@@ -191,7 +198,7 @@ class Sink:
         while self._sync_error is None and self._end - self._synced >= every:
             end = self._end  # written by the store thread; what the next fdatasync covers
             try:
-                _datasync(self._handle.fileno())
+                self._datasync(self._handle.fileno())
             except OSError as exc:
                 self._sync_error = exc
             self._synced = end
@@ -225,10 +232,6 @@ class Sink:
             self._handle.flush()
         finally:
             self._handle.close()
-
-
-def _datasync(fd: int) -> None:
-    (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 class BackgroundWriter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -109,7 +110,7 @@ async def test_other_4xx_is_not_retried(sim: HubSimulator, tmp_path: Path) -> No
 
 
 async def test_connection_refused_is_network_error(tmp_path: Path) -> None:
-    """Nothing listening: NetworkError with no status after max_retries + 1 attempts."""
+    """Nothing listening: NetworkError with no status, naming the endpoint."""
     async with HubSimulator() as sim:
         endpoint = sim.endpoint
     strategy = network(sim, tmp_path, endpoint=endpoint, max_retries=1)
@@ -118,3 +119,31 @@ async def test_connection_refused_is_network_error(tmp_path: Path) -> None:
     await strategy.aclose()
     assert raised.value.status is None
     assert raised.value.url.startswith(endpoint)
+
+
+async def test_silent_server_is_retried_then_a_network_error(tmp_path: Path) -> None:
+    """A server that accepts but never answers: NetworkError with no status after
+    max_retries + 1 attempts, one connection each."""
+    # Silence (a read timeout), not a hang-up: aiohttp itself resends an idempotent
+    # request once on a dropped connection, which would double the count per attempt.
+    accepted = 0
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    endpoint = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server, HubSimulator() as sim:
+        strategy = network(sim, tmp_path, endpoint=endpoint, max_retries=2, read_timeout=0.2)
+        try:
+            with pytest.raises(NetworkError) as raised:
+                await strategy.acquire(TokenizerDownloadInfo(REPO, "k", ("config.json",)))
+        finally:
+            await strategy.aclose()
+    assert raised.value.status is None
+    assert raised.value.url.startswith(endpoint)
+    assert accepted == 2 + 1
+    assert sim.requests == []

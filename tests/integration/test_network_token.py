@@ -41,7 +41,12 @@ async def test_token_reaches_hub_but_never_the_cdn(sim: HubSimulator, tmp_path: 
     assert hub and all(r.authorized and r.token_valid for r in hub)
     assert cdn and not any(r.authorized for r in cdn)
     assert {r.host for r in cdn} == {sim.cdn_host} and sim.cdn_host != sim.host
-    assert logs, "the retry after the reset is logged"
+    gets = sim.file_gets("tokenizer.json", "org/private")
+    assert len(gets) >= 2, "the reset body was never asked for again"
+    assert gets[0].fault == repr(ResetAfter(100_000))
+    resumed = gets[1].range
+    assert resumed is not None and int(resumed.removeprefix("bytes=").split("-")[0]) > 0
+    assert logs, "nothing was logged, so the token check below would prove nothing"
     assert TOKEN not in repr(logs)
     manifest_file = tmp_path / ".tokacq" / "manifests" / "p.json"
     assert TOKEN not in manifest_file.read_text()

@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 from reliability.conftest import Results
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
-from tokenizer_acquisition.domain.errors import AcquisitionError, InvalidRequest
+from tokenizer_acquisition.domain.errors import (
+    AcquisitionError,
+    CacheWriteError,
+    InvalidRequest,
+)
 from tokenizer_acquisition.strategies import CacheOnlyAcquisition
 
 COMMAND = "pytest tests/reliability/test_hostile_paths.py"
@@ -181,9 +185,11 @@ async def test_downloads_never_write_through_links_out_of_the_cache(
     async with HubSimulator() as sim:
         sim.add_repo("org/name", {name: b"[PAD]\n[UNK]\n"})
         strategy = network(sim, root)
-        with contextlib.suppress(AcquisitionError):
-            await strategy.acquire(TokenizerDownloadInfo("org/name", "key", (name,)))
-        await strategy.aclose()
+        try:
+            with pytest.raises(CacheWriteError):
+                await strategy.acquire(TokenizerDownloadInfo("org/name", "key", (name,)))
+        finally:
+            await strategy.aclose()
     after = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
     ok = after == before and not list(tmp_path.glob("outside/**/vocab.txt"))
     results.add("links placed in the cache pointing outside", runs=1, passed=int(ok),

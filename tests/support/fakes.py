@@ -63,3 +63,19 @@ class RecordingObserver(AcquisitionObserver):
 
     def attempt_finished(self, event: AttemptEvent) -> None:
         self.events.append(event)
+
+
+class RecordingFileObserver(AcquisitionObserver):
+    """Keeps every per-file progress event as (what, file, total or bytes or None)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, object]] = []
+
+    def file_started(self, cache_key: str, file: str, total: int | None) -> None:
+        self.events.append(("started", file, total))
+
+    def file_advanced(self, cache_key: str, file: str, nbytes: int) -> None:
+        self.events.append(("advanced", file, nbytes))
+
+    def file_finished(self, cache_key: str, file: str) -> None:
+        self.events.append(("finished", file, None))

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tokenizer_acquisition.adapters import partial_file
 from tokenizer_acquisition.adapters.partial_file import (
     BackgroundWriter,
     Sink,
@@ -140,33 +139,43 @@ def _sink(tmp_path: Path, validator: Validator | None = None) -> Sink:
                 validator=validator)
 
 
-async def test_syncs_start_while_the_download_goes_on(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+class _SyncRecordingSink(Sink):
+    """A real partial file whose ``sync`` records each start and signals it."""
+
+    def __init__(self, staged: Path) -> None:
+        super().__init__(staged, append=False, total=None, git_sha1=False)
+        self.syncs: list[int] = []
+        self.synced = threading.Event()
+
+    def sync(self, every: int) -> None:
+        self.syncs.append(every)
+        self.synced.set()
+        super().sync(every)
+
+
+async def test_syncs_start_while_the_download_goes_on(tmp_path: Path) -> None:
     """Past ``sync_every`` unsynced bytes an fdatasync runs before finish() is called."""
-    syncs: list[int] = []
-    monkeypatch.setattr(partial_file, "_datasync", lambda fd: syncs.append(fd))
-    sink = _sink(tmp_path)
+    sink = _SyncRecordingSink(tmp_path / "part")
     writer = BackgroundWriter(_opened(sink), max_in_flight=1, sync_every=1024)
     payload = [bytes([n]) * 1024 for n in range(8)]
     for chunk in payload:
         await writer.submit([chunk])
     await writer.drain()
-    await asyncio.sleep(0.05)
-    early = len(syncs)
+    started = await asyncio.to_thread(sink.synced.wait, WAIT_S)
+    assert started, "no sync started before finish()"
+    assert set(sink.syncs) == {1024}
     _, sha256, _ = await writer.finish()
-    assert early >= 1, "no sync started before finish()"
     assert sha256 == hashlib.sha256(b"".join(payload)).hexdigest()
     assert (tmp_path / "part").read_bytes() == b"".join(payload)
 
 
-async def test_a_failed_early_sync_fails_finish(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_early_sync_fails_finish(tmp_path: Path) -> None:
     """The kernel reports a writeback error once: an early sync's failure must surface."""
     def broken(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(partial_file, "_datasync", broken)
-    writer = BackgroundWriter(_opened(_sink(tmp_path)), sync_every=16)
+    sink = Sink(tmp_path / "part", append=False, total=None, git_sha1=False, datasync=broken)
+    writer = BackgroundWriter(_opened(sink), sync_every=16)
     await writer.submit([b"x" * 64])
     await writer.drain()
     with pytest.raises(CacheWriteError):

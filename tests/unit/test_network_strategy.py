@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support.fakes import RecordingFileObserver
 from tokenizer_acquisition.domain.cache_policy import FileFacts, Located
 from tokenizer_acquisition.domain.errors import (
     IntegrityError,
@@ -24,7 +25,6 @@ from tokenizer_acquisition.domain.options import NetworkOptions
 from tokenizer_acquisition.domain.request import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.verification import git_blob_prefix
 from tokenizer_acquisition.ports.cache import TokenizerCache
-from tokenizer_acquisition.ports.events import AcquisitionObserver
 from tokenizer_acquisition.ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 
 VOCAB = b"".join(f"tok{i}\n".encode() for i in range(10))
@@ -131,20 +131,6 @@ class FakeRemote(RemoteFiles):
         self.closed = True
 
 
-@dataclass
-class RecordingObserver(AcquisitionObserver):
-    events: list[tuple[str, str, object]] = field(default_factory=list)
-
-    def file_started(self, cache_key: str, file: str, total: int | None) -> None:
-        self.events.append(("started", file, total))
-
-    def file_advanced(self, cache_key: str, file: str, nbytes: int) -> None:
-        self.events.append(("advanced", file, nbytes))
-
-    def file_finished(self, cache_key: str, file: str) -> None:
-        self.events.append(("finished", file, None))
-
-
 def _git_sha1(data: bytes) -> str:
     return hashlib.sha1(git_blob_prefix(len(data)) + data).hexdigest()
 
@@ -155,10 +141,10 @@ def _info(files: tuple[str, ...] = ("vocab.txt", "config.json"), **kw: object
 
 
 def _strategy(tmp_path: Path, plans: Mapping[str, list[Serve]], **options: object
-              ) -> tuple[NetworkStrategy, FakeCache, FakeRemote, RecordingObserver]:
+              ) -> tuple[NetworkStrategy, FakeCache, FakeRemote, RecordingFileObserver]:
     cache = FakeCache(tmp_path)
     remote = FakeRemote({k: list(v) for k, v in plans.items()})
-    observer = RecordingObserver()
+    observer = RecordingFileObserver()
     opts = NetworkOptions(endpoint="https://hub.test", **options)  # type: ignore[arg-type]
     return NetworkStrategy(cache, remote, opts, observer=observer), cache, remote, observer
 

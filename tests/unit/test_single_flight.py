@@ -161,6 +161,7 @@ def test_each_event_loop_has_its_own_flights() -> None:
         thread.start()
     for thread in threads:
         thread.join(20)
+    assert not any(t.is_alive() for t in threads), "a loop's flight never finished"
     assert errors == []
     assert len(set(runs)) == 2
     assert flights.in_flight() == 0

@@ -21,13 +21,16 @@ def test_bar_shows_file_percentage_and_sizes() -> None:
 def test_finished_file_gets_a_permanent_line_and_close_erases() -> None:
     """A finished file is printed on its own line; close() clears the status line."""
     out = io.StringIO()
-    bars = ProgressBarObserver(out, interval=0.0)
+    bars = ProgressBarObserver(out, interval=0.0, width=200)
     bars.file_started("k", "vocab.txt", None)
+    bars.file_started("k", "tokenizer.json", None)
     bars.file_advanced("k", "vocab.txt", 1500)
     bars.file_finished("k", "vocab.txt")
-    bars.close()
     assert "  fetched k/vocab.txt 1.5 kB\n" in out.getvalue()
-    assert "vocab.txt 1.5 kB" in out.getvalue()
+    before_close = out.getvalue()
+    assert before_close.endswith("tokenizer.json 0 B"), "the file still in flight is shown"
+    bars.close()
+    assert out.getvalue() == before_close + "\r\x1b[K"
 
 
 def test_redraws_are_throttled() -> None:
