@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .redaction import redact_secrets
     from .strategies import NetworkAcquisition
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
     "NetworkAcquisition": "strategies",

@@ -23,7 +23,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import aiohttp
 import structlog
 from yarl import URL
 
+from .._version import __version__
 from ..domain.download_policy import (
     Backoff,
     ResumeAction,
@@ -64,13 +64,6 @@ _LOGGER = "tokenizer_acquisition.network"
 def _log() -> Any:
     # Looked up per event, never bound at import: the application configures structlog.
     return structlog.get_logger(_LOGGER)
-
-
-def package_version() -> str:
-    try:
-        return metadata.version("tokenizer-acquisition")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def is_loopback(host: str | None) -> bool:
@@ -141,7 +134,7 @@ class AiohttpRemoteFiles(RemoteFiles):
         self._endpoint = URL(options.endpoint)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        agent = f"tokenizer-acquisition/{package_version()}"
+        agent = f"tokenizer-acquisition/{__version__}"
         self._user_agent = f"{agent} {options.user_agent}" if options.user_agent else agent
         if self._endpoint.scheme == "http" and not is_loopback(self._endpoint.host):
             _log().warning("tokenizer.endpoint.insecure", endpoint=options.endpoint,

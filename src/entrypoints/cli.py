@@ -33,7 +33,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..domain.errors import AcquisitionError, AllStrategiesFailed
 from . import cli_cache, cli_fetch, cli_info, demo
 from .cli_support import common_options, configure_logging, print_json

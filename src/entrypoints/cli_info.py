@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..domain.errors import AcquisitionUnavailable
 from ..domain.results import StrategyStatus
 from .cli_support import build_downloader, load, print_json
@@ -50,7 +50,7 @@ def describe(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                                      error.reason, uses_network=True),)
         available, description = False, f"{settings.strategy}: unavailable"
     return {
-        "version": _version(),
+        "version": __version__,
         "python": sys.version.split()[0],
         "aiohttp_installed": importlib.util.find_spec("aiohttp") is not None,
         "config_file": None if settings.config_file is None else str(settings.config_file),
@@ -96,15 +96,6 @@ def _settings(settings: Settings) -> list[dict[str, Any]]:
     ]
     return [{"key": key, "value": value, "source": _source(settings, key)}
             for key, value in values]
-
-
-def _version() -> str:
-    try:
-        return metadata.version("tokenizer-acquisition")
-    except metadata.PackageNotFoundError:
-        from .. import __version__
-
-        return __version__
 
 
 def _print_text(doc: dict[str, Any]) -> None:
