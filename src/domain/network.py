@@ -36,7 +36,7 @@ from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 from .cache_policy import decide
 from .errors import IntegrityError, OfflineModeError
 from .hub_protocol import resolve_url
-from .local import LocalAcquisition, result_from
+from .local import LocalAcquisition
 from .manifest import ManifestEntry
 from .options import DEFAULT_LOCK_TIMEOUT, NetworkOptions
 from .request import TokenizerDownloadInfo
@@ -99,8 +99,7 @@ class NetworkStrategy(TokenizerAcquisition):
         self._remote = remote
         self._options = options
         self._observer = observer or NullObserver()
-        self._vocab = vocab or VocabChecker()
-        self._local = LocalAcquisition(cache, name=self.name, vocab=self._vocab)
+        self._local = LocalAcquisition(cache, name=self.name, vocab=vocab or VocabChecker())
         self._lock = lock or NoLock()
         self._lock_timeout = lock_timeout
         self._flights: SingleFlight[DownloadReport] = SingleFlight()
@@ -146,15 +145,9 @@ class NetworkStrategy(TokenizerAcquisition):
         shared = await self._flights.run(flight_key(info), lambda: self._download(info))
         # Bytes count once, for the caller that started the download (metrics add them up).
         report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
-        located = self._cache.locate(info)
-        primary = info.primary
-        await self._vocab.check(info, located.found[primary],
-                                lambda: self._cache.read_bytes(located, primary))
-        result = result_from(info, located, self.name, started=started, from_cache=False,
-                             bytes_downloaded=report.bytes_received)
-        if result.commit is None and report.commit is not None:
-            result = _with_commit(result, report.commit)
-        return result
+        served = await self._local.serve(info, self._cache.locate(info), started)
+        return replace(served, from_cache=False, bytes_downloaded=report.bytes_received,
+                       commit=served.commit or report.commit)
 
     async def _download(self, info: TokenizerDownloadInfo) -> DownloadReport:
         """One flight: the cache key's lock around the download; never on a hit.
@@ -299,7 +292,3 @@ def _check(file: str, fetched: Fetched, pin: str | None) -> IntegrityError | Non
 
 def _with_received(fetched: Fetched, received: int) -> Fetched:
     return replace(fetched, received=received)
-
-
-def _with_commit(result: AcquisitionResult, commit: str) -> AcquisitionResult:
-    return replace(result, commit=commit)
