@@ -9,7 +9,12 @@ Wire rules (see issue 3 and ``domain/hub_protocol.py``):
   origin: kept on relative (same-origin) redirects, dropped on the hop to the CDN;
 - ``Accept-Encoding: identity`` so byte offsets are file offsets;
 - a partial with a validator is continued with ``Range`` + ``If-Range``; the domain's
-  ``resume_action`` decides between append, truncate and restart;
+  ``resume_action`` decides between append, truncate and restart (also when the
+  ``Content-Range`` total is not the stored one);
+- answers nothing could verify are refused before a byte is kept (``verification.refusal``:
+  a ``Content-Encoding``, no validator without a pin), and a file only its size verifies
+  must announce that size and meet it (``length_failure``: retried);
+- the download owns its partial exclusively for the whole call (``partial_file``);
 - retryable failures back off per ``RetryState``; bytes written count as progress.
 """
 
@@ -45,10 +50,16 @@ from ..domain.download_policy import (
 from ..domain.errors import AcquisitionError, NetworkError
 from ..domain.hub_protocol import RemoteFacts, error_for, header
 from ..domain.options import NetworkOptions
-from ..domain.verification import needs_git_sha1, too_large
+from ..domain.verification import (
+    length_failure,
+    needs_git_sha1,
+    needs_length,
+    refusal,
+    too_large,
+)
 from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 from . import partial_file
-from .partial_file import BackgroundWriter, Sink, Validator
+from .partial_file import BackgroundWriter, PartialChanged, Sink, Validator
 
 #: Largest read from aiohttp's buffer (it also sets how much aiohttp buffers: 2x this).
 CHUNK_BYTES = 1 << 20
@@ -84,7 +95,7 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
 class _Retry(Exception):
     """An attempt failed in a way worth repeating."""
 
-    def __init__(self, error: NetworkError, *, progressed: bool,
+    def __init__(self, error: AcquisitionError, *, progressed: bool,
                  hint: float | None = None) -> None:
         super().__init__(error.message)
         self.error = error
@@ -101,6 +112,8 @@ class _Transfer:
     """One ``download`` call's running totals across attempts."""
 
     received: int = 0
+    #: Bytes reported to ``progress.advanced`` since the transfer last (re)started at 0.
+    reported: int = 0
     resumed: bool = False
     #: The furthest offset any attempt reached: only going beyond it counts as progress,
     #: so a server that restarts from zero and cuts off at the same place is given up on.
@@ -212,15 +225,25 @@ class AiohttpRemoteFiles(RemoteFiles):
     async def download(self, remote: RemoteFile, *, resume: bool = True,
                        progress: TransferProgress | None = None) -> Fetched:
         progress = progress or TransferProgress()
-        if not resume:
-            await asyncio.to_thread(partial_file.discard, remote.staged)
+        # Owned for the call unless the caller's reservation (staging.claim) already is.
+        mine = partial_file.reserve(remote.staged)
+        try:
+            if not resume:
+                progress.restarted()  # the caller may have counted an earlier call's bytes
+                await asyncio.to_thread(partial_file.reset, remote.staged)
+            return await self._download(remote, progress)
+        finally:
+            if mine:
+                await asyncio.shield(asyncio.to_thread(partial_file.release, remote.staged))
+
+    async def _download(self, remote: RemoteFile, progress: TransferProgress) -> Fetched:
         state = RetryState(self._options.max_retries, self._backoff, self._rand)
         transfer = _Transfer()
         while True:
             try:
                 return await self._attempt(remote, progress, transfer)
             except _Restart:
-                await asyncio.to_thread(partial_file.discard, remote.staged)
+                await asyncio.to_thread(partial_file.reset, remote.staged)
                 continue
             except _Retry as failure:
                 delay = state.next_delay(progressed=failure.progressed, hint=failure.hint)
@@ -261,11 +284,20 @@ class AiohttpRemoteFiles(RemoteFiles):
             raise _Restart
         if status not in (200, 206):
             raise self._status_failure(remote, response)
+        pinned = remote.sha256 is not None
+        refused = refusal(remote.file, content_encoding=header(response.headers,
+                                                                "Content-Encoding"),
+                          identity=facts.identity, pinned=pinned,
+                          content_type=header(response.headers, "Content-Type"))
+        if refused is not None:
+            await asyncio.to_thread(partial_file.reset, remote.staged)
+            raise refused
         content_range = parse_content_range(header(response.headers, "Content-Range"))
         action = resume_action(
             status, offset=offset, content_range=content_range,
             stored_identity=validator.identity if validator else None,
-            identity=facts.identity)
+            identity=facts.identity,
+            stored_total=validator.total if validator else None)
         if action is ResumeAction.RESTART:
             if offset:
                 raise _Restart
@@ -276,18 +308,34 @@ class AiohttpRemoteFiles(RemoteFiles):
                                 content_range)
         if total is not None and (limit := too_large(remote.file, total, remote.max_bytes)):
             raise limit
+        sized = needs_length(facts.identity, pinned=pinned)
+        if sized and (unsized := length_failure(remote.file, total=total)) is not None:
+            raise _Retry(unsized, progressed=False)  # close-delimited: cannot be checked
         append = action is ResumeAction.APPEND
         transfer.resumed = transfer.resumed or append
+        if not append and transfer.reported:
+            progress.restarted()  # e.g. a 200 to a ranged request: the count starts over
+            transfer.reported = 0
         progress.started(total)
         fresh = None if append else _validator(remote, facts, response, total)
         opening = asyncio.ensure_future(asyncio.to_thread(
             Sink, remote.staged, append=append, total=total,
-            git_sha1=needs_git_sha1(facts.identity), validator=fresh))
+            git_sha1=needs_git_sha1(facts.identity), validator=fresh,
+            prefix=offset if append else None))
         writer = BackgroundWriter(opening)
         try:
-            await self._stream(remote, progress, transfer, response, writer,
-                               base=offset if append else 0, total=total)
+            end = await self._stream(remote, progress, transfer, response, writer,
+                                     base=offset if append else 0, total=total)
+            if sized and (empty := length_failure(remote.file, total=total,
+                                                  received=end)) is not None:
+                raise _Retry(empty, progressed=False)
             sink, sha256, git_sha1 = await writer.finish()
+        except PartialChanged as changed:
+            # Someone else wrote to our partial (a filesystem without working flock):
+            # nothing of it can be trusted.
+            await writer.abort()
+            await asyncio.to_thread(partial_file.reset, remote.staged)
+            raise _Retry(changed, progressed=False) from None
         except BaseException:
             await writer.abort()
             raise
@@ -297,8 +345,10 @@ class AiohttpRemoteFiles(RemoteFiles):
 
     async def _stream(self, remote: RemoteFile, progress: TransferProgress,
                       transfer: _Transfer, response: aiohttp.ClientResponse,
-                      writer: BackgroundWriter, *, base: int, total: int | None) -> None:
+                      writer: BackgroundWriter, *, base: int, total: int | None) -> int:
         """Copy the body to the partial in bounded batches; ``base`` bytes are already there.
+
+        Returns the offset the body ended at.
 
         The chunks aiohttp hands over are passed on as they are (no joining): a batch is
         a list of them, hashed and written by the writer's threads.
@@ -317,6 +367,7 @@ class AiohttpRemoteFiles(RemoteFiles):
                 batched += len(chunk)
                 written += len(chunk)
                 transfer.received += len(chunk)
+                transfer.reported += len(chunk)
                 progress.advanced(len(chunk))
                 if total is not None and size > total:
                     break  # longer than announced: verification reports it
@@ -338,6 +389,7 @@ class AiohttpRemoteFiles(RemoteFiles):
                 f"body of {remote.file!r} ended at {base + written} of {total} bytes",
                 url=remote.url, status=response.status)
             raise _Retry(error, progressed=transfer.progressed(base + written))
+        return base + written
 
     # -- failures --------------------------------------------------------------------------
 
@@ -345,8 +397,10 @@ class AiohttpRemoteFiles(RemoteFiles):
                         ) -> Exception:
         status = response.status
         hint = server_delay(status, response.headers)
+        token = self._options.token
         error = error_for(status, response.headers, url=remote.url, file=remote.file,
-                          repo=remote.repo, revision=remote.revision, retry_after=hint)
+                          repo=remote.repo, revision=remote.revision, retry_after=hint,
+                          secrets=(token.reveal(),) if token else ())
         if is_retryable_status(status):
             return _Retry(error, progressed=False, hint=hint)
         return error

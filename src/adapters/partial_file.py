@@ -1,9 +1,24 @@
-"""A partial download on disk: the bytes, the hashes over them, and the validator beside them.
+"""A partial download on disk: the bytes, the hashes over them, the validator beside them,
+and who owns it.
 
 ``<staged>`` holds the bytes received so far; ``<staged>.validator.json`` holds what a
 later attempt (in this process or another) needs to continue it with ``If-Range``:
-the final response's strong ETag and the Hub's identity of the content. Without a
-sidecar a partial is never appended to.
+the response's strong ETag, the Hub's identity of the content and the file's total
+size. Without a sidecar a partial is never appended to.
+
+The sidecar is written before the first byte, whole (temp file + rename) but not
+fsynced, and it stays after ``Sink.finish``: a process killed after the fsync but before
+publication leaves a complete partial *and* its sidecar, and the next attempt confirms
+it with a one-byte ranged request instead of downloading it again (``load``). It goes
+away with ``discard`` (called once the partial is published or refused).
+
+Ownership (issue 9, "what is verified is what is served"): exactly one writer appends to
+a partial. The writer holds ``flock(LOCK_EX)`` on it from its first byte until
+``release``; a fresh partial is created with ``O_CREAT | O_EXCL``; taking over an orphan
+(``adopt_into``) needs ``flock(LOCK_EX | LOCK_NB)`` first, and that same descriptor (so
+that lock) passes to the adopter. A lock that cannot be taken means a live writer, and
+its partial is left alone whatever its age or host. ``Sink.finish`` checks, as a last
+guard, that the file holds exactly the bytes this writer accounts for.
 
 Every method that touches the disk is synchronous and runs in a worker thread
 (``asyncio.to_thread``) so large writes and hashes never stall the event loop;
@@ -15,25 +30,30 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from enum import Enum
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from ..domain.errors import CacheWriteError
+from ..domain.errors import CacheWriteError, IntegrityError
 from ..domain.verification import git_blob_prefix
-from .filesystem_cache import write_atomically
 
 _READ_BLOCK = 1 << 20
+SIDECAR_SUFFIX = ".validator.json"
 
 
 @dataclass(frozen=True)
 class Validator:
-    """What makes a partial resumable. ``etag`` is sent as ``If-Range`` (strong ETags only)."""
+    """What makes a partial resumable. ``etag`` is sent as ``If-Range`` (strong ETags only);
+    ``total`` is the whole file's size when the server announced it."""
 
     identity: str
     etag: str | None
@@ -49,35 +69,20 @@ class Validator:
             raw: Any = json.loads(data)
             identity = raw["identity"]
             etag, total, url = raw.get("etag"), raw.get("total"), raw.get("url", "")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
         if not isinstance(identity, str) or not identity:
             return None
         if etag is not None and not isinstance(etag, str):
             return None
-        if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        if total is not None and (not isinstance(total, int) or isinstance(total, bool)
+                                  or total < 0):
             return None
         return cls(identity=identity, etag=etag, total=total, url=str(url))
 
 
 def sidecar_path(staged: Path) -> Path:
-    return staged.with_name(staged.name + ".validator.json")
-
-
-def load(staged: Path) -> tuple[int, Validator | None]:
-    """Bytes already on disk and their validator; a partial without one is discarded."""
-    try:
-        validator = Validator.from_json(sidecar_path(staged).read_bytes())
-    except OSError:
-        validator = None
-    try:
-        size = staged.stat().st_size
-    except OSError:
-        size = 0
-    if validator is None or size == 0:
-        discard(staged)
-        return 0, None
-    return size, validator
+    return staged.with_name(staged.name + SIDECAR_SUFFIX)
 
 
 @contextlib.contextmanager
@@ -89,19 +94,220 @@ def cache_write_errors(path: Path) -> Iterator[None]:
         raise CacheWriteError(path, exc.strerror or str(exc)) from None
 
 
+# -- ownership ---------------------------------------------------------------------------------
+
+class LockState(Enum):
+    TAKEN = "taken"
+    BUSY = "busy"  # another open file (this process or another) holds it: a live writer
+    UNSUPPORTED = "unsupported"  # ENOLCK / EOPNOTSUPP: the filesystem cannot tell
+
+
+_UNSUPPORTED = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
+
+
+def try_lock(fd: int) -> LockState:
+    """``flock(LOCK_EX | LOCK_NB)``: flock locks belong to an open file, so a second
+    ``open`` of the same partial in this very process is refused too."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return LockState.BUSY
+        if exc.errno in _UNSUPPORTED:
+            return LockState.UNSUPPORTED
+        raise
+    return LockState.TAKEN
+
+
+#: Partials owned by downloads of this process: path -> the descriptor holding its flock
+#: (None: reserved by ``reserve``, not created yet).
+_owned: dict[Path, int | None] = {}
+_owned_guard = threading.Lock()
+_OPEN_FLAGS = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def reserve(path: Path) -> bool:
+    """Mark ``path`` as owned by a download of this process (``release`` ends it);
+    False when it already was."""
+    with _owned_guard:
+        if path in _owned:
+            return False
+        _owned[path] = None
+        return True
+
+
+def is_owned(path: Path) -> bool:
+    with _owned_guard:
+        return path in _owned
+
+
+def release(path: Path) -> None:
+    """End ownership: close the descriptor (dropping the lock); an empty partial of ours,
+    never written, is removed rather than left for an adopter."""
+    with _owned_guard:
+        fd = _owned.pop(path, None)
+    if fd is None:
+        return
+    try:
+        if _names(path, fd) and os.fstat(fd).st_size == 0:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                sidecar_path(path).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def held(path: Path) -> Iterator[None]:
+    """Own ``path`` for a ``with`` block, unless someone (``staging.claim``) already does."""
+    mine = reserve(path)
+    try:
+        yield
+    finally:
+        if mine:
+            release(path)
+
+
+def adopt_into(orphan: Path, target: Path, *,
+               unlocked_ok: Callable[[], bool] = lambda: False) -> bool:
+    """Take over ``orphan`` as ``target``: lock it, check it is still that file, rename.
+
+    Refused (False) when another open file holds its lock (a live writer). Where the
+    filesystem has no ``flock``, ``unlocked_ok`` decides (the caller's age or pid rules).
+    The descriptor holding the lock becomes ``target``'s owner.
+    """
+    try:
+        fd = os.open(orphan, _OPEN_FLAGS)
+    except OSError:
+        return False
+    try:
+        state = try_lock(fd)
+        if state is LockState.BUSY or (state is LockState.UNSUPPORTED and not unlocked_ok()):
+            os.close(fd)
+            return False
+        if not _names(orphan, fd):  # renamed or replaced between the listing and the lock
+            os.close(fd)
+            return False
+        os.rename(orphan, target)
+    except OSError:
+        os.close(fd)
+        return False
+    with _owned_guard:
+        previous = _owned.get(target)
+        _owned[target] = fd
+    if previous is not None:
+        os.close(previous)
+    return True
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    here = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (here.st_dev, here.st_ino)
+
+
+def _owner_fd(staged: Path, *, create: bool) -> int | None:
+    """The descriptor owning ``staged``, opened (and locked) on first use.
+
+    A registered descriptor whose file no longer sits at ``staged`` (published, discarded)
+    is dropped. A file left at ``staged`` by an earlier call is taken only if its lock is
+    free; a new one is created with ``O_EXCL``. Returns None when there is no file and
+    ``create`` is false. Paths nobody reserved are owned until ``release`` too.
+    """
+    with _owned_guard:
+        fd = _owned.get(staged)
+        if fd is not None and not _names(staged, fd):
+            os.close(fd)
+            fd = _owned[staged] = None
+        if fd is not None:
+            return fd
+        if create:
+            try:
+                fd = os.open(staged, _OPEN_FLAGS | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                fd = os.open(staged, _OPEN_FLAGS)
+        else:
+            try:
+                fd = os.open(staged, _OPEN_FLAGS)
+            except FileNotFoundError:
+                return None
+        if try_lock(fd) is LockState.BUSY:
+            os.close(fd)
+            raise CacheWriteError(staged, "the partial download is being written by "
+                                          "another download")
+        _owned[staged] = fd
+        return fd
+
+
+# -- the partial and its sidecar --------------------------------------------------------------
+
+def load(staged: Path) -> tuple[int, Validator | None]:
+    """Bytes already on disk and their validator; a partial without one is discarded.
+
+    A partial as long as the validator's total is complete (its process was killed after
+    the fsync, before publication): it is cut to ``total - 1`` bytes so that the next
+    request, ``Range: bytes=<total-1>-``, confirms with one byte that it is still the
+    file, and the whole is hashed again. A partial longer than its total is discarded.
+    """
+    with cache_write_errors(staged):
+        try:
+            validator = Validator.from_json(sidecar_path(staged).read_bytes())
+        except OSError:
+            validator = None
+        fd = _owner_fd(staged, create=False)
+        size = 0 if fd is None else os.fstat(fd).st_size
+        usable = validator is not None and size > 0 and (
+            validator.total is None or size <= validator.total)
+        if fd is None or validator is None or not usable:
+            reset(staged)
+            return 0, None
+        if validator.total is not None and size == validator.total:
+            size -= 1
+            os.ftruncate(fd, size)
+            if size == 0:
+                reset(staged)
+                return 0, None
+        return size, validator
+
+
+def reset(staged: Path) -> None:
+    """Start the partial over (zero bytes, no sidecar), keeping its owner's lock."""
+    with cache_write_errors(staged):
+        sidecar_path(staged).unlink(missing_ok=True)
+        with _owned_guard:
+            fd = _owned.get(staged)
+        if fd is not None and _names(staged, fd):
+            os.ftruncate(fd, 0)
+        else:
+            staged.unlink(missing_ok=True)
+
+
 def discard(staged: Path) -> None:
+    """Forget a partial and its sidecar by name (after publication the name is gone, and
+    the sidecar goes); the owner's descriptor is closed by ``release``."""
     with cache_write_errors(staged):
         staged.unlink(missing_ok=True)
         sidecar_path(staged).unlink(missing_ok=True)
 
 
 def save_validator(staged: Path, validator: Validator | None) -> None:
-    """Record (or, with None, forget) how to resume; the sidecar is never half-written."""
-    with cache_write_errors(sidecar_path(staged)):
+    """Record (or, with None, forget) how to resume; the sidecar is never half-written.
+
+    Not fsynced: losing it in a power cut costs a re-download, never wrong bytes (every
+    published file is verified), and the cold path stays fast.
+    """
+    target = sidecar_path(staged)
+    with cache_write_errors(target):
         if validator is None:
-            sidecar_path(staged).unlink(missing_ok=True)
-        else:
-            write_atomically(sidecar_path(staged), validator.to_json())
+            target.unlink(missing_ok=True)
+            return
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(validator.to_json())
+        os.replace(tmp, target)
 
 
 #: After this many unsynced bytes the writer starts an fdatasync in another thread while
@@ -117,19 +323,48 @@ def _datasync(fd: int) -> None:
     (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
+class PartialChanged(IntegrityError):
+    """The partial holds other bytes than its writer put there: someone else wrote to it."""
+
+    def __init__(self, path: Path, *, expected: int, actual: int) -> None:
+        super().__init__(path.name, expected=f"{expected} bytes written by this download",
+                         actual=f"{actual} bytes on disk", check="partial ownership")
+        self.suggestions = (
+            "another process wrote to the same partial download; the download restarts",
+            "if this repeats, the cache directory's filesystem does not honour flock(2)",
+        )
+
+
+def _writable(staged: Path) -> tuple[int, bool]:
+    """A descriptor for writing ``staged`` under its owner's lock: a duplicate of the
+    owner's (same open file, same lock), or, for a path no download owns (a ``Sink``
+    used alone), one this sink opens, locks and closes itself."""
+    if is_owned(staged):
+        owner = _owner_fd(staged, create=True)
+        assert owner is not None  # created when missing
+        return os.dup(owner), False
+    fd = os.open(staged, _OPEN_FLAGS | os.O_CREAT, 0o666)
+    if try_lock(fd) is LockState.BUSY:
+        os.close(fd)
+        raise CacheWriteError(staged, "the partial download is being written by another "
+                                      "download")
+    return fd, True
+
+
 class Sink:
     """The partial file opened for writing, with sha256 (and git sha1) over all its bytes.
 
     ``digest`` and ``store`` are independent (hash state vs file handle), so two threads
     may run them at once on the same batch; each must see the batches in order.
-    ``validator``, when given, is written beside the partial before its first bytes, and
-    never for a body that arrives whole in its final batch (nothing to resume then).
+    ``validator``, when given, is written beside the partial before its first bytes.
+    ``prefix``: with ``append``, how many bytes of the partial to keep (default: all).
     ``datasync`` flushes a file descriptor's data for ``sync`` (tests pass a failing one).
     """
 
     def __init__(self, staged: Path, *, append: bool, total: int | None,
                  git_sha1: bool, validator: Validator | None = None,
-                 datasync: Callable[[int], None] = _datasync) -> None:
+                 datasync: Callable[[int], None] = _datasync,
+                 prefix: int | None = None) -> None:
         self.path = staged
         self._datasync = datasync
         self._sha256 = hashlib.sha256()
@@ -137,25 +372,39 @@ class Sink:
             else None
         self._wants_sha1 = git_sha1
         self.size = 0
-        self._validator = validator
-        self._has_sidecar = append
         with cache_write_errors(staged):
             staged.parent.mkdir(parents=True, exist_ok=True)
-            if append:
-                self._rehash_prefix()
-            else:
-                # A restart from zero: the old validator describes other bytes.
-                sidecar_path(staged).unlink(missing_ok=True)
-            self._handle: IO[bytes] = open(staged, "ab" if append else "wb")  # noqa: SIM115
+            fd, self._own_lock = _writable(staged)
+            try:
+                if append:
+                    end = os.fstat(fd).st_size if prefix is None else prefix
+                    os.ftruncate(fd, end)
+                    self._rehash_prefix(fd, end)
+                else:
+                    # A restart from zero: the old validator describes other bytes.
+                    sidecar_path(staged).unlink(missing_ok=True)
+                    os.ftruncate(fd, 0)
+                    end = 0
+                if validator is not None:
+                    save_validator(staged, validator)
+                self._handle: IO[bytes] = open(fd, "r+b")  # noqa: SIM115
+            except BaseException:
+                os.close(fd)
+                raise
+            self._handle.seek(end)
         #: Where the next write lands; read on the loop between writes (``written_end``).
-        self._end = self._handle.tell()
-        self._synced = self._end if append else 0
+        self._end = end
+        self._synced = end
         self._sync_error: OSError | None = None
 
-    def _rehash_prefix(self) -> None:
-        with open(self.path, "rb") as existing:
-            while block := existing.read(_READ_BLOCK):
-                self._update(block)
+    def _rehash_prefix(self, fd: int, end: int) -> None:
+        offset = 0
+        while offset < end:
+            block = os.pread(fd, min(_READ_BLOCK, end - offset), offset)
+            if not block:
+                break
+            self._update(block)
+            offset += len(block)
 
     def _update(self, data: bytes | bytearray | memoryview) -> None:
         self._sha256.update(data)
@@ -175,15 +424,7 @@ class Sink:
         return self._end - self._synced
 
     def store(self, chunks: Sequence[bytes], *, final: bool = False) -> None:
-        """Append a batch.
-
-        ``final``: the body is complete with this batch, so a sidecar not yet written is
-        not needed (a partial without one is simply discarded by a later attempt).
-        """
-        if self._validator is not None and not final:
-            save_validator(self.path, self._validator)
-            self._has_sidecar = True
-        self._validator = None
+        """Append a batch (``final``: the body is complete with it; kept for callers)."""
         for chunk in chunks:
             self._handle.write(chunk)
             self._end += len(chunk)
@@ -204,34 +445,45 @@ class Sink:
             self._synced = end
 
     def finish(self) -> tuple[str, str | None]:
-        """fsync and close, and forget the sidecar; (sha256, git sha1) of the whole file."""
-        with cache_write_errors(self.path):
-            try:
+        """fsync, check, close; (sha256, git sha1) of the whole file. The sidecar stays
+        (see the module docstring): ``discard`` removes it after publication.
+
+        Raises ``PartialChanged`` when the file's size is not what this writer wrote.
+        """
+        try:
+            with cache_write_errors(self.path):
                 self._handle.flush()  # the last buffered bytes: where a full disk shows
-                os.fsync(self._handle.fileno())
+                fd = self._handle.fileno()
+                os.fsync(fd)
                 if self._sync_error is not None:
                     raise self._sync_error
-            finally:
-                with contextlib.suppress(OSError):
-                    self._handle.close()
-            if self._has_sidecar:
-                sidecar_path(self.path).unlink(missing_ok=True)
-        sha1 = self._sha1.hexdigest() if self._sha1 is not None else None
-        if sha1 is None and self._wants_sha1:
-            # The size was not announced up front, so the blob header had to wait.
-            hasher = hashlib.sha1(git_blob_prefix(self.size))
-            with open(self.path, "rb") as written:
-                while block := written.read(_READ_BLOCK):
-                    hasher.update(block)
-            sha1 = hasher.hexdigest()
+                on_disk = os.fstat(fd).st_size
+                if on_disk != self._end:
+                    raise PartialChanged(self.path, expected=self._end, actual=on_disk)
+                sha1 = self._sha1.hexdigest() if self._sha1 is not None else None
+                if sha1 is None and self._wants_sha1:
+                    # The size was not announced up front, so the blob header had to wait.
+                    hasher = hashlib.sha1(git_blob_prefix(self.size))
+                    offset = 0
+                    while block := os.pread(fd, _READ_BLOCK, offset):
+                        hasher.update(block)
+                        offset += len(block)
+                    sha1 = hasher.hexdigest()
+        finally:
+            self.close()
         return self._sha256.hexdigest(), sha1
 
     def close(self) -> None:
-        """Close after a failure; the bytes stay for the next attempt."""
+        """Close (also after a failure, and again: idempotent); written bytes stay for the
+        next attempt. Buffered bytes a full disk refuses are dropped, not raised."""
+        if self._handle.closed:
+            return
         try:
-            self._handle.flush()
+            with contextlib.suppress(OSError, ValueError):
+                self._handle.flush()
         finally:
-            self._handle.close()
+            with contextlib.suppress(OSError):
+                self._handle.close()
 
 
 class BackgroundWriter:

@@ -160,12 +160,14 @@ def resume_action(
     content_range: ContentRange | None,
     stored_identity: str | None,
     identity: str | None,
+    stored_total: int | None = None,
 ) -> ResumeAction:
     """Decide from a 200/206/416 to a request sent with ``Range: bytes=<offset>-``.
 
     A partial whose validator no longer matches is never appended to, even when a server
     that ignores ``If-Range`` answers 206: the identity (X-Linked-Etag, else ETag) must be
-    the one stored beside the partial.
+    the one stored beside the partial, and the file's total size the stored one (a
+    different ``Content-Range`` total under the same ETag would splice two files).
     """
     if status == 200:
         return ResumeAction.TRUNCATE
@@ -174,6 +176,9 @@ def resume_action(
     if content_range.start != offset:
         return ResumeAction.RESTART
     if stored_identity is None or identity != stored_identity:
+        return ResumeAction.RESTART
+    if stored_total is not None and content_range.total is not None \
+            and content_range.total != stored_total:
         return ResumeAction.RESTART
     return ResumeAction.APPEND
 

@@ -1,4 +1,17 @@
-"""What a downloaded file must match before it is published, as a pure decision."""
+"""What a downloaded file must match before it is published, as pure decisions.
+
+Two kinds: what the finished bytes must match (``expected_for``, ``verify``), and which
+answers the transport refuses because nothing could verify them (``refusal``,
+``length_failure``). Issue 9: nothing unverifiable is published.
+
+- ``Content-Encoding`` other than identity is *refused*, not decoded: we ask for
+  identity, and a partial's byte offsets must be file offsets for ``Range`` to resume it.
+- A 200 or 206 with no validator (no ``ETag``, no ``X-Linked-Etag``) is refused unless
+  the caller pinned a sha256: it is typically a proxy's login page or an error page.
+- An opaque ETag checks nothing but the size, so the size must be announced
+  (``X-Linked-Size``, ``Content-Range`` total or ``Content-Length``) and met; a
+  close-delimited or empty body is a failure worth retrying. A pin makes this moot.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +58,61 @@ def expected_for(etag: str | None, size: int | None, pin: str | None = None) -> 
         git_sha1=value if kind is EtagKind.GIT_SHA1 else None,
         pin=pin.lower() if pin else None,
     )
+
+
+_IDENTITY_ENCODINGS = frozenset({"", "identity"})
+
+
+def refusal(file: str, *, content_encoding: str | None, identity: str | None,
+            content_type: str | None, pinned: bool) -> IntegrityError | None:
+    """An answer whose bytes can never be verified as the file: refused, not retried."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding not in _IDENTITY_ENCODINGS:
+        error = IntegrityError(file, expected="identity", actual=content_encoding,
+                               check="content-encoding")
+        error.suggestions = (
+            "the server or a proxy compressed the file although identity was asked for "
+            "(Accept-Encoding: identity); its bytes would not be the file's",
+            "point the endpoint at a mirror that serves files unmodified, or configure the "
+            "proxy not to re-encode responses",
+        )
+        return error
+    if identity is None and not pinned:
+        kind = f" (Content-Type: {content_type})" if content_type else ""
+        error = IntegrityError(file, expected="an ETag or X-Linked-Etag",
+                               actual=f"no validator{kind}", check="validator")
+        error.suggestions = (
+            "the endpoint answered without an ETag: likely not a Hub or mirror but a proxy's "
+            "or captive portal's page (an HTML login page, an error page)",
+            "check the endpoint setting (HF_ENDPOINT / TOKACQ_ENDPOINT) and the proxy "
+            "(HTTPS_PROXY, network.trust_env)",
+            "or pin the file's sha256 (--sha256, a lock file) so its content can be checked",
+        )
+        return error
+    return None
+
+
+def needs_length(identity: str | None, *, pinned: bool) -> bool:
+    """Whether only the size can verify the bytes: an opaque ETag and no pin."""
+    return not pinned and classify_etag(identity) is EtagKind.OPAQUE
+
+
+def length_failure(file: str, *, total: int | None, received: int | None = None
+                   ) -> IntegrityError | None:
+    """For a file only its size verifies (``needs_length``): no announced size, or an
+    empty body, is a failed attempt (the transport retries it). ``received`` is None
+    before the body is read."""
+    if total is None:
+        return IntegrityError(
+            file, expected="an announced length (X-Linked-Size, Content-Range or "
+            "Content-Length)", actual="a body delimited by the connection's close",
+            check="size")
+    if received == 0:
+        # No tokenizer file is empty, and an opaque ETag cannot tell an empty file from
+        # a proxy's empty answer.
+        return IntegrityError(file, expected="a non-empty file", actual="0 bytes",
+                              check="size")
+    return None
 
 
 def needs_git_sha1(etag: str | None) -> bool:

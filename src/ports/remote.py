@@ -13,7 +13,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file to fetch. ``url`` never carries credentials; the transport adds them."""
+    """One file to fetch. ``url`` never carries credentials; the transport adds them.
+
+    ``sha256``: the caller's pin, when there is one (lower-case hex). The transport then
+    accepts answers that carry no validator, or an opaque one with no announced length,
+    because the pin will check the bytes; checking the pin stays the caller's job.
+    """
 
     url: str
     file: str
@@ -21,6 +26,7 @@ class RemoteFile:
     repo: str
     revision: str
     max_bytes: int
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class TransferProgress:
     def advanced(self, nbytes: int) -> None:
         """``nbytes`` more bytes arrived."""
 
+    def restarted(self) -> None:
+        """The file is being fetched again from byte 0 (a server ignored ``Range``, a
+        partial was discarded, ``resume=False``): bytes advanced so far no longer count."""
+
 
 class RemoteFiles(ABC):
     """Downloads with resume: a partial left at ``staged`` by an earlier call (in this
@@ -64,12 +74,17 @@ class RemoteFiles(ABC):
         """Fetch ``remote`` into ``remote.staged``; ``resume=False`` starts from byte 0.
 
         Raises the typed ``NetworkError`` family, or ``IntegrityError`` for
-        ``max_file_bytes``.
+        ``max_file_bytes`` and for answers nothing could verify (a ``Content-Encoding``,
+        no validator, an opaque ETag without a length; see ``domain/verification.py``).
         """
 
     @abstractmethod
     def discard(self, staged: Path) -> None:
-        """Forget a partial download and its validator; idempotent."""
+        """Forget a partial download and its validator; idempotent.
+
+        The validator stays beside a finished download (so a crash before publication
+        does not cost a re-download): call this once the file is published or refused.
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, default is nothing to close
         """Release pooled connections; the transport may be used again afterwards."""

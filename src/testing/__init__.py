@@ -12,14 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .faults import (
+        CloseDelimited,
+        ContentEncoding,
         Corrupt,
+        EmptyBody,
         Endless,
         ExtraBytes,
         Fault,
         IgnoreRange,
         Latency,
+        NoEtag,
         ResetAfter,
         SlowDrip,
+        SpliceTotal,
         Status,
         Truncate,
         WrongLength,
@@ -30,6 +35,11 @@ if TYPE_CHECKING:
     from .threaded import ThreadedHubSimulator
 
 _EXPORTS = {
+    "CloseDelimited": "faults",
+    "ContentEncoding": "faults",
+    "EmptyBody": "faults",
+    "NoEtag": "faults",
+    "SpliceTotal": "faults",
     "Corrupt": "faults",
     "Endless": "faults",
     "ExtraBytes": "faults",
@@ -49,16 +59,21 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CloseDelimited",
+    "ContentEncoding",
     "Corrupt",
+    "EmptyBody",
     "Endless",
     "ExtraBytes",
     "Fault",
     "HubSimulator",
     "IgnoreRange",
     "Latency",
+    "NoEtag",
     "RecordedRequest",
     "ResetAfter",
     "SlowDrip",
+    "SpliceTotal",
     "Status",
     "ThreadedHubSimulator",
     "Truncate",

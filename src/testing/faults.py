@@ -14,7 +14,10 @@ from typing import Literal, TypeAlias
 
 __all__ = [
     "DEFAULT_RANDOM_KINDS",
+    "CloseDelimited",
+    "ContentEncoding",
     "Corrupt",
+    "EmptyBody",
     "Endless",
     "ExtraBytes",
     "Fault",
@@ -22,8 +25,10 @@ __all__ = [
     "FaultStage",
     "IgnoreRange",
     "Latency",
+    "NoEtag",
     "ResetAfter",
     "SlowDrip",
+    "SpliceTotal",
     "Status",
     "Truncate",
     "WrongLength",
@@ -136,6 +141,49 @@ class Latency:
         _non_negative("seconds", self.seconds)
 
 
+@dataclass(frozen=True)
+class ContentEncoding:
+    """Answer 200 with the whole file encoded (``gzip`` or ``deflate``; any other name is
+    only sent as the header) and ``Content-Encoding`` set, whatever the request asked for
+    (``Accept-Encoding: identity``, ``Range``). ETag and the framing stay consistent."""
+
+    encoding: str = "gzip"
+
+
+@dataclass(frozen=True)
+class NoEtag:
+    """Answer 200 without an ETag, like a proxy's page: ``body`` (served as text/html)
+    instead of the file when given, else the file's own bytes."""
+
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CloseDelimited:
+    """No Content-Length and no chunking: the body ends when the connection closes, after
+    ``n_bytes`` of it (None: all). Range is honoured."""
+
+    n_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_bytes is not None:
+            _non_negative("n_bytes", self.n_bytes)
+
+
+@dataclass(frozen=True)
+class EmptyBody:
+    """Answer 200 with ``Content-Length: 0`` and nothing else, whatever was asked."""
+
+
+@dataclass(frozen=True)
+class SpliceTotal:
+    """Answer a ranged request with 206 and the same ETag, but from a version of the file
+    ``delta`` bytes longer (filler appended) or shorter: its ``Content-Range`` total differs
+    from the file's. A request without Range is answered normally."""
+
+    delta: int
+
+
 Fault: TypeAlias = (
     ResetAfter
     | Truncate
@@ -147,6 +195,11 @@ Fault: TypeAlias = (
     | Endless
     | SlowDrip
     | Latency
+    | ContentEncoding
+    | NoEtag
+    | CloseDelimited
+    | EmptyBody
+    | SpliceTotal
 )
 
 FaultStage: TypeAlias = Literal["body", "metadata"]

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import re
 import socket
 import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from .faults import (
+    CloseDelimited,
+    ContentEncoding,
     Corrupt,
+    EmptyBody,
     Endless,
     ExtraBytes,
     Fault,
     IgnoreRange,
+    NoEtag,
     ResetAfter,
     SlowDrip,
+    SpliceTotal,
     Truncate,
     WrongLength,
 )
@@ -87,15 +94,27 @@ async def send_file_body(
     fault: Fault | None,
 ) -> web.StreamResponse:
     """Answer a GET or HEAD for ``data`` whose ETag header value is ``etag``."""
+    if isinstance(fault, SpliceTotal) and request.headers.get("Range") is not None:
+        data = data + _filler(fault.delta) if fault.delta > 0 else data[: len(data) + fault.delta]
     size = len(data)
     wanted = parse_range(request.headers.get("Range"), size)
     if_range = request.headers.get("If-Range")
     if wanted is not None and if_range is not None and strip_etag(if_range) != strip_etag(etag):
         wanted = None
-    if isinstance(fault, IgnoreRange):
+    if isinstance(fault, (IgnoreRange, ContentEncoding, NoEtag, EmptyBody)):
         wanted = None
     out = {**headers, "ETag": etag, "Accept-Ranges": "bytes"}
     out.setdefault("Content-Type", "application/octet-stream")
+    if isinstance(fault, ContentEncoding):
+        data = _encoded(data, fault.encoding)
+        out["Content-Encoding"] = fault.encoding
+    elif isinstance(fault, NoEtag):
+        del out["ETag"]
+        if fault.body is not None:
+            data = fault.body
+            out["Content-Type"] = "text/html; charset=utf-8"
+    elif isinstance(fault, EmptyBody):
+        data = b""
     if isinstance(wanted, Unsatisfiable):
         exchange.status = 416
         return web.Response(status=416, headers={**out, "Content-Range": f"bytes */{size}"})
@@ -108,9 +127,13 @@ async def send_file_body(
         body = _flip_byte(body, start, fault)
 
     status = 206 if wanted is not None else 200
-    response = web.StreamResponse(status=status, headers=out)
+    closing = isinstance(fault, CloseDelimited)
+    response = (_CloseDelimitedResponse if closing else web.StreamResponse)(
+        status=status, headers=out)
     exchange.status = status
-    if isinstance(fault, (ExtraBytes, Endless)):
+    if closing:
+        response.force_close()
+    elif isinstance(fault, (ExtraBytes, Endless)):
         response.enable_chunked_encoding()
     elif isinstance(fault, WrongLength):
         response.content_length = max(0, len(body) + fault.delta)
@@ -123,6 +146,21 @@ async def send_file_body(
     with contextlib.suppress(ConnectionError):  # the client left; sent bytes are counted
         await _write_with_fault(request, response, exchange, body, fault)
     return response
+
+
+class _CloseDelimitedResponse(web.StreamResponse):
+    """Neither Content-Length nor chunking: aiohttp would chunk a body of unknown length
+    on HTTP/1.1, and this flag (meant for WebSockets) is its only way not to."""
+
+    _length_check = False
+
+
+def _encoded(data: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(data, mtime=0)
+    if encoding == "deflate":
+        return zlib.compress(data)
+    return data
 
 
 def _flip_byte(body: bytes, start: int, fault: Corrupt) -> bytes:
@@ -149,6 +187,10 @@ async def _write_with_fault(
         await _close(request)
     elif isinstance(fault, WrongLength):
         await _write(request, response, exchange, body[: max(0, len(body) + fault.delta)])
+        await _close(request)
+    elif isinstance(fault, CloseDelimited):
+        cut = len(body) if fault.n_bytes is None else fault.n_bytes
+        await _write(request, response, exchange, body[:cut])
         await _close(request)
     elif isinstance(fault, ExtraBytes):
         await _write(request, response, exchange, body + _filler(fault.n_bytes))

@@ -61,16 +61,35 @@ def test_live_process_keeps_its_partial_and_dead_one_hands_it_over(tmp_path: Pat
         assert staged.read_bytes() == b"live" and not live.exists()
 
 
-def test_other_hosts_partial_is_adopted_only_when_stale(tmp_path: Path) -> None:
-    """Another host's pid cannot be checked: its partial is taken only after an hour idle."""
+def test_other_hosts_unlocked_partial_is_adopted(tmp_path: Path) -> None:
+    """Another host's pid cannot be checked, but its lock can: nobody holds it, so it is taken."""
     cache = FileSystemCache(tmp_path)
     foreign = partial_named(cache, "elsewhere-1@42@0", b"far")
     with cache.staging("k", "vocab.txt", TAG) as staged:
-        assert not staged.exists() and foreign.exists()
-    old = time.time() - staging.FOREIGN_STALE_S - 60
-    os.utime(foreign, (old, old))
+        assert staged.read_bytes() == b"far" and not foreign.exists()
+
+
+def test_locked_partial_is_never_adopted_however_old(tmp_path: Path) -> None:
+    """A partial whose flock another process holds is live: not adopted, even hours idle."""
+    cache = FileSystemCache(tmp_path)
+    foreign = partial_named(cache, "elsewhere-1@42@0", b"far")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(60)\n", str(foreign)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        old = time.time() - 10 * staging.FOREIGN_STALE_S
+        os.utime(foreign, (old, old))
+        with cache.staging("k", "vocab.txt", TAG) as staged:
+            assert not staged.exists() and foreign.read_bytes() == b"far"
+    finally:
+        holder.kill()
+        holder.communicate(timeout=10)
     with cache.staging("k", "vocab.txt", TAG) as staged:
-        assert staged.read_bytes() == b"far"
+        assert staged.read_bytes() == b"far" and not foreign.exists()
 
 
 def test_reserve_release_pair_hands_over_a_released_partial(tmp_path: Path) -> None:

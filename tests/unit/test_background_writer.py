@@ -182,19 +182,19 @@ async def test_a_failed_early_sync_fails_finish(tmp_path: Path) -> None:
         await writer.finish()
 
 
-async def test_sidecar_before_the_first_bytes_but_not_for_a_whole_body(tmp_path: Path) -> None:
-    """A body that may be resumed gets its validator first; one complete at once needs none."""
+async def test_sidecar_before_the_first_bytes_and_kept_after_finish(tmp_path: Path) -> None:
+    """The validator is written before any byte, also for a body that arrives whole, and
+    stays after finish: a kill before publication must not cost a re-download."""
     validator = Validator(identity="a" * 64, etag="a" * 64, total=8, url="u")
     partial = _sink(tmp_path, validator)
-    partial.store([b"abcd"])
     assert Validator.from_json(sidecar_path(partial.path).read_bytes()) == validator
+    partial.store([b"abcd"])
     partial.store([b"efgh"], final=True)
     partial.finish()
-    assert not sidecar_path(partial.path).exists()
+    assert sidecar_path(partial.path).exists()
 
     whole = Sink(tmp_path / "whole", append=False, total=4, git_sha1=False,
                  validator=validator)
     whole.store([b"abcd"], final=True)
-    assert not sidecar_path(whole.path).exists()
     whole.finish()
-    assert whole.path.read_bytes() == b"abcd"
+    assert whole.path.read_bytes() == b"abcd" and sidecar_path(whole.path).exists()
