@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .domain.errors import AcquisitionError, ConfigurationError
 from .domain.hybrid import HybridAcquisition, status_of
@@ -28,6 +30,8 @@ from .ports.metrics import MetricsRecorder
 
 if TYPE_CHECKING:
     from .settings import Settings
+
+T = TypeVar("T")
 
 
 class SmartTokenizerDownload:
@@ -57,6 +61,10 @@ class SmartTokenizerDownload:
         self._settings = settings
         self._metrics = metrics
         self._observer = observer or NullObserver()
+        # download_tokenizer_sync: one private event loop, shared by every calling thread.
+        self._sync_lock = threading.Lock()
+        self._sync_loop: _LoopThread | None = None
+        self._sync_calls = 0
 
     # -- constructors ----------------------------------------------------------------------
 
@@ -132,21 +140,42 @@ class SmartTokenizerDownload:
         return (await self.acquire(info)).path
 
     def download_tokenizer_sync(self, info: TokenizerDownloadInfo) -> Path:
-        """Blocking form for scripts; refuses to run inside a running event loop."""
+        """Blocking form for scripts and threaded servers; refuses to run inside a running
+        event loop.
+
+        Thread-safe: any number of threads may call it at once on one facade. The calls run
+        on one private event loop (a daemon thread the facade starts on first use), so the
+        HTTP session and the strategy's asyncio state belong to one loop, and concurrent
+        requests for one cache key share a download. When the last call in flight returns,
+        the HTTP session is closed: nothing stays open between bursts of calls. Do not mix
+        it with ``await downloader.acquire(...)`` on the same facade from another loop at
+        the same time; use one facade per event loop for that.
+        """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self._acquire_and_close(info)).path
+            return self._run_sync(self.acquire(info)).path
         raise RuntimeError(
             "download_tokenizer_sync() was called inside a running event loop; "
             "use 'await downloader.download_tokenizer(info)' instead")
 
-    async def _acquire_and_close(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
-        # Each asyncio.run() is a new loop; an HTTP session must not outlive its loop.
+    def _run_sync(self, work: Coroutine[Any, Any, T]) -> T:
+        with self._sync_lock:
+            if self._sync_loop is None:
+                self._sync_loop = _LoopThread()
+                # The loop thread holds no reference to the facade; when the facade is
+                # collected (or the interpreter exits) the loop stops and is closed.
+                weakref.finalize(self, self._sync_loop.stop)
+            loop = self._sync_loop
+            self._sync_calls += 1
         try:
-            return await self.acquire(info)
+            return loop.run(work)
         finally:
-            await self._strategy.aclose()
+            with self._sync_lock:
+                self._sync_calls -= 1
+                if self._sync_calls == 0:
+                    # Under the lock: no call starts on a session that is being closed.
+                    loop.run(self._strategy.aclose())
 
     def metrics(self) -> dict[str, Any]:
         """Per-strategy counters and durations as plain, JSON-serialisable data.
@@ -192,6 +221,27 @@ class SmartTokenizerDownload:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.aclose()
+
+
+class _LoopThread:
+    """An event loop running forever on a daemon thread; ``run`` submits from any thread."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever,
+                                        name="tokacq-sync-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result()
+
+    def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+            self._loop.close()
 
 
 def _str(path: str | os.PathLike[str] | None) -> str | None:

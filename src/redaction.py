@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping
 from typing import Any
 
+from .domain.safe_text import REDACTED, scrub_secrets
+
 SECRET_KEYS = frozenset({"token", "authorization", "hf_token", "password", "api_key",
                          "access_token", "secret"})
-_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",]+")
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{8,}\b")
-REDACTED = "***"
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _HF_TOKEN.sub(REDACTED, _BEARER.sub(rf"\g<1>{REDACTED}", value))
+        return scrub_secrets(value)
     if isinstance(value, dict):
         return {k: REDACTED if str(k).lower() in SECRET_KEYS else _scrub(v)
                 for k, v in value.items()}

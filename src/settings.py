@@ -16,7 +16,7 @@ from typing import Any
 
 from .domain.environment import offline_source
 from .domain.errors import ConfigurationError
-from .domain.options import DEFAULT_LOCK_TIMEOUT, NetworkOptions, Secret
+from .domain.options import DEFAULT_LOCK_TIMEOUT, NetworkOptions, Secret, check_header_value
 from .hf_locations import hf_cache_default, hub_token_file
 from .settings_validation import CONVERTERS, STRATEGY_NAMES, bad_value, unknown_key
 
@@ -24,9 +24,13 @@ __all__ = ["NETWORK_STRATEGIES", "STRATEGY_NAMES", "Settings", "default_cache_di
            "environment_setting", "hf_cache_default", "hub_token_file", "load_settings"]
 
 NETWORK_STRATEGIES = frozenset({"network"})
-#: The hybrid order when none is configured; ``hf-cache`` joins it (after ``cache-only``)
-#: only when a Hugging Face cache exists on this machine.
+#: The hybrid order when none is configured; ``local-dir`` joins it right after
+#: ``cache-only`` when ``local_dir`` is configured, then ``hf-cache`` when a Hugging Face
+#: cache exists on this machine.
 DEFAULT_ORDER = ("cache-only", "network")
+#: Settings holding a path: a relative one in a config file is relative to that file.
+PATH_KEYS = frozenset({"cache_dir", "hf_cache_dir", "local_dir", "network.token_file",
+                       "network.ca_bundle"})
 
 TOP_KEYS = ("strategy", "strategies", "cache_dir", "hf_cache_dir", "local_dir", "offline",
             "lock_timeout", "network")
@@ -197,6 +201,9 @@ def load_settings(
     values: dict[str, Any] = {}
     for key, (raw, source) in layers.items():
         values[key] = CONVERTERS[key](key, raw, source)
+        if file_path is not None and key in PATH_KEYS and source == f"config file {file_path}":
+            # Where the file is, not where the command happens to run.
+            values[key] = file_path.parent.absolute() / values[key]  # absolute stays
     sources = {key: source for key, (_, source) in layers.items()}
     return _assemble(values, sources, env, file_path)
 
@@ -247,7 +254,7 @@ def _assemble(values: dict[str, Any], sources: dict[str, str], env: Mapping[str,
                          "or choose another strategy"])
     return Settings(
         strategy=strategy,
-        strategies=values.get("strategies") or _default_order(hf_cache_dir),
+        strategies=values.get("strategies") or _default_order(hf_cache_dir, local_dir),
         cache_dir=values.get("cache_dir") or default_cache_dir(),
         hf_cache_dir=hf_cache_dir,
         local_dir=local_dir,
@@ -259,17 +266,27 @@ def _assemble(values: dict[str, Any], sources: dict[str, str], env: Mapping[str,
     )
 
 
-def _default_order(hf_cache_dir: Path) -> tuple[str, ...]:
+def _default_order(hf_cache_dir: Path, local_dir: Path | None = None) -> tuple[str, ...]:
+    """``cache-only``, ``local-dir`` if configured, ``hf-cache`` if present, ``network``.
+
+    A configured ``local_dir`` joins whether or not it exists yet: the hybrid strategy
+    skips it, saying why, and ``tokacq info`` shows it.
+    """
+    order = ["cache-only"]
+    if local_dir is not None:
+        order.append("local-dir")
     if hf_cache_dir.is_dir():
-        return ("cache-only", "hf-cache", "network")
-    return DEFAULT_ORDER
+        order.append("hf-cache")
+    order.append("network")
+    return tuple(order)
 
 
 def _read_token(path: Path, source: str) -> str:
     try:
-        return path.read_text(encoding="utf-8").strip()
+        token = path.read_text(encoding="utf-8").strip()
     except (OSError, ValueError) as exc:  # ValueError: undecodable bytes
         reason = getattr(exc, "strerror", None) or exc.__class__.__name__
         raise ConfigurationError(f"token file unreadable ({reason})",
                                  key="network.token_file", value=str(path),
                                  source=source) from None
+    return check_header_value("network.token_file", token, source)

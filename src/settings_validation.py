@@ -16,7 +16,7 @@ from typing import Any
 
 from .domain.environment import parse_bool
 from .domain.errors import ConfigurationError
-from .domain.options import checked_endpoint, mask_userinfo
+from .domain.options import check_header_value, checked_endpoint, mask_userinfo
 
 STRATEGY_NAMES = ("hybrid", "cache-only", "hf-cache", "local-dir", "network")
 
@@ -65,19 +65,24 @@ def _as_bool(key: str, value: Any, source: str) -> bool:
     raise bad_value(key, value, source, "a boolean (true/false)")
 
 
+_KIND_NAMES = {int: "an integer", float: "a number"}
+
+
 def _as_number(kind: type, minimum: float) -> Converter:
+    expected = f"{_KIND_NAMES[kind]} >= {minimum:g}"
+
     def convert(key: str, value: Any, source: str) -> Any:
         if isinstance(value, str):
             try:
                 value = kind(value)
             except ValueError:
-                raise bad_value(key, value, source, f"a {kind.__name__} >= {minimum}") from None
+                raise bad_value(key, value, source, expected) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad_value(key, value, source, f"a {kind.__name__} >= {minimum}")
+            raise bad_value(key, value, source, expected)
         if kind is int and not isinstance(value, int):
-            raise bad_value(key, value, source, f"an int >= {minimum}")
+            raise bad_value(key, value, source, expected)
         if not math.isfinite(value) or value < minimum:
-            raise bad_value(key, value, source, f"a finite {kind.__name__} >= {minimum}")
+            raise bad_value(key, value, source, f"a finite {expected.split(' ', 1)[1]}")
         return kind(value)
     return convert
 
@@ -86,6 +91,11 @@ def _as_str(key: str, value: Any, source: str) -> str:
     if not isinstance(value, str) or not value:
         raise bad_value(key, value, source, "a non-empty string")
     return value
+
+
+def _as_header_value(key: str, value: Any, source: str) -> str:
+    """A token or user agent: sent in an HTTP header, so no CR, LF or other control."""
+    return check_header_value(key, _as_str(key, value, source), source)
 
 
 def _as_path(key: str, value: Any, source: str) -> Path:
@@ -130,7 +140,7 @@ CONVERTERS: dict[str, Converter] = {
     "offline": _as_bool,
     "lock_timeout": _as_number(float, 0.0),
     "network.endpoint": _as_endpoint,
-    "network.token": _as_str,
+    "network.token": _as_header_value,
     "network.token_file": _as_path,
     "network.connect_timeout": _as_number(float, 0.001),
     "network.read_timeout": _as_number(float, 0.001),
@@ -139,5 +149,5 @@ CONVERTERS: dict[str, Converter] = {
     "network.max_file_bytes": _as_number(int, 1),
     "network.ca_bundle": _as_path,
     "network.trust_env": _as_bool,
-    "network.user_agent": _as_str,
+    "network.user_agent": _as_header_value,
 }

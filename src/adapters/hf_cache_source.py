@@ -102,6 +102,17 @@ class HfCacheSource(TokenizerSource):
     def read_bytes(self, located: Located, file: str) -> bytes:
         return located.found[file].path.read_bytes()
 
+    def placement_hint(self, info: TokenizerDownloadInfo, located: Located, files: str) -> str:
+        """Without a known commit there is no snapshot directory to name: say how to make one
+        (``huggingface_hub`` itself, or a snapshot plus the ref that points at it)."""
+        if located.commit is not None:
+            return super().placement_hint(info, located, files)
+        storage = self.storage(info.repo)
+        ref = storage / "refs" / info.revision
+        return (f"no snapshot of {info.repo!r} at {info.revision!r} is in {self.root}: fetch it "
+                f"with huggingface_hub, or place {files} in {storage / 'snapshots'}/<commit>/ "
+                f"and write that 40-hex commit to {ref}")
+
 
 class _Allowed:
     """Where a snapshot entry may really live: this repo's blobs, or this snapshot itself.

@@ -7,7 +7,7 @@ adapter may pass its own header type (aiohttp's ``CIMultiDictProxy``) or a plain
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from .errors import (
     RepositoryNotFound,
     RevisionNotFound,
 )
+from .safe_text import safe_text
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
@@ -139,11 +140,24 @@ def error_for(
     revision: str,
     retry_after: float | None = None,
     reason: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> NetworkError:
-    """The typed error for a final (non-retried) failure; ``url`` must carry no token."""
+    """The typed error for a final (non-retried) failure; ``url`` must carry no token.
+
+    Whatever the server said (``X-Error-Message``, ``X-Request-Id``) and ``reason`` reach
+    the error only with every one of ``secrets`` (the configured token), any ``Bearer``
+    credential and any ``hf_`` token masked, and control characters escaped: a server may
+    echo the ``Authorization`` header, or send terminal escape sequences.
+    """
+    secrets = tuple(secrets)
+
+    def from_server(text: str | None) -> str | None:
+        return None if text is None else safe_text(text, secrets)
+
     code = header(headers, "X-Error-Code")
-    server = header(headers, "X-Error-Message")
-    request_id = header(headers, "X-Request-Id") or header(headers, "X-Amz-Cf-Id")
+    server = from_server(header(headers, "X-Error-Message"))
+    request_id = from_server(header(headers, "X-Request-Id") or header(headers, "X-Amz-Cf-Id"))
+    reason = from_server(reason)
 
     def build(cls: type[NetworkError], message: str, *hints: str) -> NetworkError:
         return cls(message, url=url, status=status, server_message=server,

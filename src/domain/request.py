@@ -10,13 +10,16 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InvalidRequest
-from .primary import primary_file
+from .primary import PRIMARY_PREFERENCE, primary_file
+from .vocab import vocab_counter
 
 # The Hub's own rule (huggingface_hub.utils._validators.REPO_ID_REGEX).
 _REPO_ID = re.compile(r"^(\b[\w\-.]+\b/)?\b[\w\-.]{1,96}\b$")
 _CACHE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _REVISION_MAX = 256
+#: The longest file name (one path segment) common file systems accept, in bytes.
+SEGMENT_MAX_BYTES = 255
 
 #: Names the cache keeps for itself; a requested file may never be one of them.
 RESERVED_SEGMENTS = frozenset({".tokacq"})
@@ -62,13 +65,21 @@ def _check_file(name: object) -> str:
             raise InvalidRequest("files", name, "empty, '.' and '..' segments are not allowed")
         if part in RESERVED_SEGMENTS or part.endswith(RESERVED_SUFFIXES):
             raise InvalidRequest("files", name, "collides with the cache's bookkeeping names")
+        if len(part.encode("utf-8")) > SEGMENT_MAX_BYTES:
+            raise InvalidRequest(
+                "files", name, f"a path segment is {len(part.encode('utf-8'))} bytes in UTF-8; "
+                f"file systems allow at most {SEGMENT_MAX_BYTES}")
     return name
 
 
 def check_revision(revision: str) -> str:
     """A branch, tag or commit name safe in a URL; ``InvalidRequest`` otherwise."""
-    if not isinstance(revision, str) or not revision or len(revision) > _REVISION_MAX:
+    if not isinstance(revision, str) or not revision:
         raise InvalidRequest("revision", revision, "must be a non-empty string")
+    if len(revision) > _REVISION_MAX:
+        raise InvalidRequest("revision", f"{revision[:40]}...",
+                             f"is {len(revision)} characters long; at most {_REVISION_MAX} "
+                             "are allowed")
     if any(ch in revision for ch in "\x00\\") or ".." in revision.split("/"):
         raise InvalidRequest("revision", revision, "NUL, backslash and '..' are not allowed")
     return revision
@@ -139,7 +150,14 @@ class TokenizerDownloadInfo:
             or not isinstance(self.expected_vocab, int)
             or self.expected_vocab <= 0
         ):
-            raise InvalidRequest("expected_vocab", self.expected_vocab, "must be a positive int")
+            raise InvalidRequest("expected_vocab", self.expected_vocab,
+                                 "must be a positive integer")
+        if self.expected_vocab is not None and vocab_counter(self.primary) is None:
+            # Known before any download: nothing in the set can be counted.
+            raise InvalidRequest(
+                "expected_vocab", self.expected_vocab,
+                f"needs a file whose vocabulary can be counted among the files "
+                f"({', '.join(PRIMARY_PREFERENCE)}); add one, or drop expected_vocab")
         if self.sha256 is not None:
             object.__setattr__(self, "sha256", _check_pins(self.sha256, checked))
 

@@ -75,13 +75,19 @@ def count_sentencepiece(data: bytes, file: str = "tokenizer.model") -> int:
 
 
 def count_vocab_txt(data: bytes, file: str = "vocab.txt") -> int:
-    """One token per line."""
+    """One token per line, lines ending in ``\n`` (or ``\r\n``), as ``tokenizers`` reads it.
+
+    ``tokenizers``' ``WordPiece::read_file`` takes ``BufRead::lines()``: it splits on ``\n``
+    only and drops a ``\r`` before it; a last line without ``\n`` still counts.
+    ``str.splitlines()`` would also split on ``\x0b \x0c \x1c-\x1e \x85 \u2028 \u2029``,
+    which real vocabularies hold inside tokens.
+    """
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         raise IntegrityError(file, expected="UTF-8 text", actual="undecodable bytes",
                              check="format") from None
-    return len(text.splitlines())
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 _COUNTERS: dict[str, Callable[[bytes, str], int]] = {

@@ -150,7 +150,13 @@ def _pins(args: argparse.Namespace) -> dict[str, str]:
 # -- lock ------------------------------------------------------------------------------------
 
 def run_lock(args: argparse.Namespace) -> int:
-    requests = [_request(args, repo) for repo in args.repos]
+    repos = list(dict.fromkeys(args.repos))  # a repo named twice is locked once
+    if len(repos) < len(args.repos):
+        twice = sorted({r for r in args.repos if args.repos.count(r) > 1})
+        note(args, f"{', '.join(twice)} given more than once; locking each once")
+    if args.output != "-":
+        _check_output(Path(args.output))
+    requests = [_request(args, repo) for repo in repos]
 
     async def fetch_all(downloader: SmartTokenizerDownload
                         ) -> list[tuple[TokenizerDownloadInfo, AcquisitionResult]]:
@@ -184,7 +190,8 @@ def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
     """Entries from the manifest of what was just fetched (hashing only unrecorded files)."""
     from ..adapters.read_only_disk import sha256_of
 
-    ours = result.directory == cache.directory(info.cache_key)
+    # Our key's link resolves to the snapshot the result names.
+    ours = result.directory.resolve() == cache.directory(info.cache_key).resolve()
     manifest = cache.read_manifest(info.cache_key) if ours else {}
     entries = []
     for name in info.files:
@@ -212,11 +219,21 @@ def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
     return entries
 
 
+def _check_output(path: Path) -> None:
+    """Before anything is fetched: the lock file's directory must exist (it is never made)."""
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"cannot write the lock file: the directory {path.parent} does not exist",
+            key="output", value=str(path), source="--output",
+            suggestions=[f"create {path.parent} first, or choose another -o/--output"])
+
+
 def _write(path: Path, text: str) -> None:
     from ..adapters.filesystem_cache import write_atomically
 
+    _check_output(path)
     try:
-        write_atomically(path, text.encode("utf-8"))
+        write_atomically(path, text.encode("utf-8"), make_parents=False)
     except OSError as exc:
         raise ConfigurationError(f"cannot write the lock file ({exc.strerror or exc})",
                                  key="output", value=str(path), source="--output") from None

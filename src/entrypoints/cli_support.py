@@ -1,13 +1,24 @@
-"""What every ``tokacq`` command shares: common options, settings, output, observers."""
+"""What every ``tokacq`` command shares: common options, settings, output, observers.
+
+Everything the CLI prints that did not come from its own literals (error messages and
+suggestions, server text, tracebacks, JSON documents, log lines) goes through ``safe``
+or ``print_json``: every secret this command was configured with is masked, whatever its
+shape, and control characters are shown as escapes, so a server can neither make the
+CLI print the token nor send escape sequences to the terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ..domain.observers import FanOutObserver
+from ..domain.safe_text import REDACTED, safe_text
 from ..ports.events import AcquisitionObserver
 
 if TYPE_CHECKING:
@@ -44,7 +55,66 @@ def load(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings as this command line asks for them (raises ``ConfigurationError``)."""
     from ..settings import load_settings
 
-    return load_settings(args.config, overrides(args, **extra), overrides_source="command line")
+    settings = load_settings(args.config, overrides(args, **extra),
+                             overrides_source="command line")
+    remember_secrets(settings)
+    return settings
+
+
+# -- secrets and control characters in output ---------------------------------------------
+
+#: The environment variables that may hold a secret, read even when invalid.
+SECRET_VARIABLES = ("TOKACQ_TOKEN", "HF_TOKEN")
+_secrets: set[str] = set()
+
+
+def reset_secrets() -> None:
+    """Forget the previous command's secrets; remember those of the environment."""
+    _secrets.clear()
+    _secrets.update(os.environ[v] for v in SECRET_VARIABLES if os.environ.get(v))
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Every secret setting of ``settings`` (the token, from wherever it came)."""
+    token = settings.network.token
+    if token:
+        _secrets.add(token.reveal())
+
+
+def recall_secrets(args: argparse.Namespace | None) -> tuple[str, ...]:
+    """The secrets known so far; loads the settings once more if they never loaded (a
+    failure before any settings, e.g. a bad endpoint, still may not print the token)."""
+    if args is not None and not getattr(args, "_secrets_loaded", False):
+        args._secrets_loaded = True
+        # Broken settings: what the environment held is known all the same.
+        with contextlib.suppress(Exception):
+            load(args)
+    return tuple(_secrets)
+
+
+def safe(text: str, *, keep_newlines: bool = True) -> str:
+    """``text`` as the CLI may print it: configured secrets, ``Bearer`` credentials and
+    ``hf_`` tokens masked, control characters escaped (newlines kept unless asked)."""
+    return safe_text(text, _secrets, keep_newlines=keep_newlines)
+
+
+def _scrub_rendered_json(text: str) -> str:
+    # A secret inside a JSON string is written escaped when it holds '"', '\\' or non-ASCII.
+    forms = {form for s in _secrets for form in (s, json.dumps(s)[1:-1])}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return text
+
+
+def scrub_log_event(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+                    ) -> MutableMapping[str, Any]:
+    """structlog processor: configured secrets masked and controls escaped in every value."""
+    for key, value in list(event_dict.items()):
+        if isinstance(value, str):
+            event_dict[key] = safe(value, keep_newlines=False)
+        elif _secrets and any(s in repr(value) for s in _secrets):
+            event_dict[key] = REDACTED
+    return event_dict
 
 
 def build_downloader(args: argparse.Namespace, observer: AcquisitionObserver,
@@ -57,19 +127,21 @@ def build_downloader(args: argparse.Namespace, observer: AcquisitionObserver,
     container = build_container(args.config, overrides(args, **extra),
                                 overrides_source="command line")
     container.observer.override(providers.Object(observer))
+    remember_secrets(container.settings())
     downloader: SmartTokenizerDownload = container.downloader()
     return downloader
 
 
 def print_json(document: Any) -> None:
-    json.dump(document, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    """One JSON document on stdout; control characters are JSON escapes (ASCII output),
+    configured secrets are masked."""
+    sys.stdout.write(_scrub_rendered_json(json.dumps(document, indent=2)) + "\n")
 
 
 def note(args: argparse.Namespace, text: str) -> None:
     """Informational text on stderr (silenced by ``--quiet``), never mixed with data."""
     if not args.quiet:
-        print(text, file=sys.stderr)
+        print(safe(text), file=sys.stderr)
 
 
 def command_observer(args: argparse.Namespace
@@ -107,7 +179,7 @@ def configure_logging(args: argparse.Namespace) -> None:
 
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.ERROR
     structlog.configure(
-        processors=[redact_secrets, structlog.processors.add_log_level,
+        processors=[redact_secrets, scrub_log_event, structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="%H:%M:%S"),
                     structlog.dev.ConsoleRenderer(colors=False)],
         wrapper_class=structlog.make_filtering_bound_logger(level),

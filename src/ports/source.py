@@ -33,3 +33,8 @@ class TokenizerSource(ABC):
     @abstractmethod
     def read_bytes(self, located: Located, file: str) -> bytes:
         """A located file's content (for vocabulary checks)."""
+
+    def placement_hint(self, info: TokenizerDownloadInfo, located: Located, files: str) -> str:
+        """The suggestion for a miss: where an operator would put ``files`` (already listed
+        for humans) so that this source finds them next time."""
+        return f"place {files} in {located.directory}"

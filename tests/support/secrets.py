@@ -17,6 +17,10 @@ KNOWN_TOKENS = (
     "hf_fromfile",
     "hf_login",
     "hf_secretvalue123",
+    "hf_EchoServerToken0123456789",
+    # Not shaped like a Hub token (no hf_ prefix): only the configured-secret scrubbing
+    # can catch it, so the echoing server's tests use it too.
+    "PlainEchoedSecret-6a1f0c9d2b7e",
 )
 
 #: How a token literal looks in the tests' sources (checked against the list above).

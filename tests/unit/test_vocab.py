@@ -65,3 +65,29 @@ def test_unparseable_files_raise_integrity_error(name: str, data: bytes) -> None
     with pytest.raises(IntegrityError) as err:
         count_vocab(name, data)
     assert err.value.file == name
+
+
+#: Characters str.splitlines() breaks on, but tokenizers and transformers keep in a token.
+_NOT_LINE_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _odd_vocab() -> bytes:
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    tokens += [f"t{i}{ch}x" for i, ch in enumerate(_NOT_LINE_BREAKS)]
+    return ("\n".join(tokens) + "\n").encode("utf-8")
+
+
+def test_vocab_txt_splits_on_newline_only() -> None:
+    """A 12-token vocab with \\x0c \\x1c \\x85 \\u2028 inside tokens counts 12, not 20."""
+    assert count_vocab_txt(_odd_vocab()) == 12
+    assert count_vocab_txt(b"a\r\nb\r\nc") == 3  # CRLF, and a last line without newline
+    assert count_vocab_txt(b"") == 0
+
+
+def test_vocab_txt_count_matches_the_tokenizers_library(tmp_path: Path) -> None:
+    """The real `tokenizers` WordPiece reads the same file as the same number of tokens."""
+    from tokenizers.models import WordPiece
+
+    path = tmp_path / "vocab.txt"
+    path.write_bytes(_odd_vocab())
+    assert len(WordPiece.read_file(str(path))) == count_vocab_txt(path.read_bytes()) == 12
