@@ -1,33 +1,70 @@
 """Cache maintenance: list what a ``FileSystemCache`` holds, re-verify it, prune it.
 
-Works only through the cache's public surface (``directory``, ``manifest_path``,
-``read_manifest``, ``lock_path``, ``bookkeeping``). Removal takes the cache key's lock
-(the same ``<root>/.tokacq/locks/<key>.lock`` downloads use) so nothing is deleted under
-a download in progress in another process.
+The cache's layout and its notion of ownership are ``adapters/filesystem_cache.py``'s: a
+key is *managed* when ``<root>/<key>`` is a link into ``.tokacq/snapshots/<key>/``, and
+*unmanaged* when it is a real directory (or a link) placed by hand. A *leftover* key has
+only bookkeeping (snapshots never linked, partial downloads, set journals).
+
+Promises:
+
+- Reading never raises anything but typed errors (``AcquisitionError``): a damaged,
+  hostile or unreadable manifest is a *problem* of its key, reported, never an exception;
+  a cache directory that is a file, an unreadable cache directory or bookkeeping, or a
+  ``.tokacq`` that is a symlink, is ``CacheWriteError`` (exit 8): the inventory cannot be
+  taken honestly, so nothing is reported as empty or missing.
+- ``verify`` re-hashes every file of every managed key's current snapshot against its
+  manifest: ``ok``, ``corrupt``, ``missing``, ``unreadable`` (permission denied: the
+  file may be intact; it fails the check, since nothing vouches for it), ``unverified``
+  (a file no manifest records: in a managed snapshot, or anywhere in a hand-placed
+  directory; reported, never a failure).
+- Pruning deletes only what the tool manages: a managed key's link, all its snapshots and
+  manifests, its partial downloads and journals, and the blobs no snapshot links any
+  more. A hand-placed directory goes only when asked (``include_unmanaged``); a
+  ``.tokacq`` that is a symlink is refused, never followed. ``dry_run`` computes the
+  same plan and deletes nothing. Removal holds the key's lock (the one downloads take),
+  so nothing is deleted under a download; sweeps of shared state (blobs, temporary
+  links) hold the lock of every key that has bookkeeping, so a blob a download stored
+  but has not linked yet is never taken.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..domain.errors import CacheKeyNotFound, CacheWriteError
-from ..domain.manifest import ManifestEntry
+from ..domain.errors import (
+    CacheKeyNotFound,
+    CacheWriteError,
+    ConfigurationError,
+    InvalidRequest,
+)
+from ..domain.manifest import MAX_MANIFEST_BYTES, ManifestEntry, ManifestError, Snapshot
 from ..domain.options import DEFAULT_LOCK_TIMEOUT
-from ..domain.request import RESERVED_SUFFIXES, check_cache_key
+from ..domain.request import check_cache_key
 from .file_lock import FileKeyLock
-from .filesystem_cache import FileSystemCache
-from .read_only_disk import sha256_of
+from .filesystem_cache import TMP_SUFFIX, FileSystemCache, KeyState
+
+#: ``CachedTokenizer.kind``: a link to one of our snapshots, a directory placed by hand,
+#: or bookkeeping only (nothing is served under the key).
+MANAGED, UNMANAGED, LEFTOVER = "managed", "unmanaged", "leftover"
+#: ``FileCheck.status`` values that make ``verify`` fail.
+FAILING = frozenset({"corrupt", "missing", "unreadable"})
+_JOURNAL_SUFFIX = ".tokacq-set"
 
 
 @dataclass(frozen=True)
 class CachedFile:
-    """One file of a key: on disk (``size``) and/or in the manifest (``entry``)."""
+    """One file of a key: on disk (``size``, None when absent or unreadable) and/or in
+    the manifest (``entry``)."""
 
     name: str
     size: int | None
@@ -36,52 +73,52 @@ class CachedFile:
     def to_dict(self) -> dict[str, Any]:
         e = self.entry
         return {"file": self.name, "size": self.size, "present": self.size is not None,
-                "sha256": e.sha256 if e else None, "commit": e.commit if e else None,
-                "fetched_at": e.fetched_at if e else None}
+                "recorded_size": e.size if e else None, "sha256": e.sha256 if e else None,
+                "commit": e.commit if e else None, "fetched_at": e.fetched_at if e else None}
 
 
 @dataclass(frozen=True)
 class CachedTokenizer:
-    """A cache key: its files, total size on disk, and where they came from."""
+    """A cache key: what it is, where it came from, its files, and what is wrong with it."""
 
     key: str
     directory: Path
-    files: tuple[CachedFile, ...]
+    kind: str
+    files: tuple[CachedFile, ...] = ()
+    repo: str | None = None
+    revision: str | None = None
+    commit: str | None = None
+    created_at: float | None = None
+    snapshot: str | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def managed(self) -> bool:
+        return self.kind == MANAGED
 
     @property
     def size(self) -> int:
+        """Bytes on disk (what ``ls`` shows under the key)."""
         return sum(f.size or 0 for f in self.files)
-
-    def _values(self, name: str) -> list[Any]:
-        out: list[Any] = []
-        for f in self.files:
-            value = getattr(f.entry, name) if f.entry else None
-            if value is not None and value not in out:
-                out.append(value)
-        return out
-
-    @property
-    def repos(self) -> list[str]:
-        return self._values("repo")
-
-    @property
-    def commits(self) -> list[str]:
-        return self._values("commit")
 
     @property
     def fetched_at(self) -> float | None:
-        times = self._values("fetched_at")
+        times = [f.entry.fetched_at for f in self.files
+                 if f.entry is not None and f.entry.fetched_at is not None]
         return max(times) if times else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "directory": str(self.directory), "size": self.size,
-                "repos": self.repos, "commits": self.commits, "fetched_at": self.fetched_at,
-                "files": [f.to_dict() for f in self.files]}
+        return {"key": self.key, "directory": str(self.directory), "kind": self.kind,
+                "managed": self.managed, "repo": self.repo, "revision": self.revision,
+                "commit": self.commit, "snapshot": self.snapshot,
+                "created_at": self.created_at, "fetched_at": self.fetched_at,
+                "size": self.size, "files": [f.to_dict() for f in self.files],
+                "problems": list(self.problems)}
 
 
 @dataclass(frozen=True)
 class FileCheck:
-    """``status``: ok, corrupt, missing, unrecorded (on disk, not in the manifest)."""
+    """``status``: ok, corrupt, missing, unreadable, unverified (see the module doc)."""
 
     key: str
     file: str
@@ -90,11 +127,11 @@ class FileCheck:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("corrupt", "missing")
+        return self.status in FAILING
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "file": self.file, "status": self.status,
-                "detail": self.detail}
+                "detail": self.detail, "failed": self.failed}
 
 
 @dataclass(frozen=True)
@@ -109,15 +146,34 @@ class VerifyReport:
     def problems(self) -> tuple[FileCheck, ...]:
         return tuple(c for c in self.checks if c.failed)
 
+    @property
+    def unverified(self) -> tuple[FileCheck, ...]:
+        return tuple(c for c in self.checks if c.status == "unverified")
+
 
 @dataclass
 class PruneReport:
+    """What was removed (or, with ``dry_run``, would be).
+
+    ``keys``: managed keys removed; ``unmanaged``: hand-placed directories removed;
+    ``kept``: hand-placed directories left alone; ``partials``: partial downloads, set
+    journals and temporary files; ``paths``: everything removed, in order.
+    """
+
+    dry_run: bool = False
     keys: list[str] = field(default_factory=list)
+    unmanaged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    snapshots: int = 0
     partials: int = 0
+    blobs: int = 0
     bytes_freed: int = 0
+    paths: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"keys": self.keys, "partials": self.partials, "bytes_freed": self.bytes_freed}
+        return {"dry_run": self.dry_run, "keys": self.keys, "unmanaged": self.unmanaged,
+                "kept": self.kept, "snapshots": self.snapshots, "partials": self.partials,
+                "blobs": self.blobs, "bytes_freed": self.bytes_freed, "paths": self.paths}
 
 
 class CacheInventory:
@@ -130,36 +186,61 @@ class CacheInventory:
     # -- reading ---------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """Every key with a directory or a manifest, sorted."""
+        """Managed keys, hand-placed directories and keys with only bookkeeping, sorted.
+
+        Names that are not valid cache keys (``My Photos``) are never keys: no lookup can
+        reach them, and no command touches them.
+        """
+        if not self._check_cache():
+            return []
         keys: set[str] = set()
-        if self.cache.root.is_dir():
-            keys.update(p.name for p in self.cache.root.iterdir()
-                        if p.is_dir() and not p.name.startswith("."))
-        manifests = _manifests_directory(self.cache)
-        if manifests.is_dir():
-            keys.update(p.stem for p in manifests.glob("*.json") if not p.name.startswith("."))
+        for name in _names(self.cache.root):
+            if not _valid_key(name):
+                continue
+            state = self.cache.state(name)
+            if state.kind == MANAGED or (state.kind == UNMANAGED and os.path.isdir(state.path)):
+                keys.add(name)
+        keys.update(self._bookkeeping_keys())
         return sorted(keys)
 
     def require(self, key: str) -> str:
         """``key`` if the cache holds it; ``InvalidRequest`` or ``CacheKeyNotFound`` otherwise."""
         check_cache_key(key)
-        if key not in self.keys():
-            raise CacheKeyNotFound(key, self.cache.root, known=self.keys())
+        keys = self.keys()
+        if key not in keys:
+            raise CacheKeyNotFound(key, self.cache.root, known=keys)
         return key
 
     def describe(self, key: str) -> CachedTokenizer:
-        directory = self.cache.directory(key)
-        manifest = self.cache.read_manifest(key)
-        on_disk = dict(_walk(directory))
+        """One key as ``list`` shows it; a damaged manifest is a problem, not an error."""
+        check_cache_key(key)
+        state = self.cache.state(key)
+        kind = _kind(state)
+        if kind == LEFTOVER:
+            return CachedTokenizer(key, state.path, LEFTOVER, problems=(
+                "no current set: only bookkeeping of an interrupted or removed set "
+                "('tokacq cache prune --partials' removes it)",))
+        problems: list[str] = []
+        on_disk = _walk(state.directory, problems)
+        snapshot = state.snapshot
+        if state.problem is not None:
+            problems.insert(0, state.problem)
+        manifest: dict[str, ManifestEntry] = dict(snapshot.files) if snapshot else {}
         names = sorted(set(on_disk) | set(manifest))
         files = tuple(CachedFile(n, on_disk.get(n), manifest.get(n)) for n in names)
-        return CachedTokenizer(key, directory, files)
+        if snapshot is None:
+            return CachedTokenizer(key, state.path, kind, files, snapshot=state.sid,
+                                   problems=tuple(problems))
+        return CachedTokenizer(key, state.path, kind, files, repo=snapshot.repo,
+                               revision=snapshot.revision, commit=snapshot.commit,
+                               created_at=snapshot.created_at, snapshot=state.sid,
+                               problems=tuple(problems))
 
     def list(self) -> list[CachedTokenizer]:
         return [self.describe(key) for key in self.keys()]
 
     def verify(self, key: str | None = None) -> VerifyReport:
-        """Re-hash every recorded file against its manifest sha256 and size."""
+        """Re-hash every file of every managed key's current snapshot (see the module doc)."""
         keys = [self.require(key)] if key is not None else self.keys()
         checks: list[FileCheck] = []
         for k in keys:
@@ -167,124 +248,461 @@ class CacheInventory:
         return VerifyReport(tuple(checks))
 
     def _verify_key(self, key: str) -> Iterator[FileCheck]:
-        directory = self.cache.directory(key)
-        manifest = self.cache.read_manifest(key)
-        if not manifest and self.cache.manifest_path(key).exists():
-            yield FileCheck(key, "(manifest)", "corrupt",
-                            f"{self.cache.manifest_path(key)} cannot be read")
-        on_disk = dict(_walk(directory))
+        state = self.cache.state(key)
+        kind = _kind(state)
+        if kind == LEFTOVER:
+            yield FileCheck(key, "(no current set)", "unverified",
+                            "only bookkeeping of an interrupted or removed set; nothing is "
+                            "served ('tokacq cache prune --partials' removes it)")
+            return
+        problems: list[str] = []
+        on_disk = _walk(state.directory, problems)
+        for problem in problems:
+            yield FileCheck(key, "(directory)", "unreadable", problem)
+        if kind == UNMANAGED:
+            for name in sorted(on_disk):
+                yield FileCheck(key, name, "unverified", "placed by hand: no manifest, "
+                                "nothing to verify against")
+            return
+        if state.snapshot is None:
+            yield self._manifest_problem(key, state)
+            manifest: dict[str, ManifestEntry] = {}
+        else:
+            manifest = dict(state.snapshot.files)
         for name, entry in sorted(manifest.items()):
-            if name not in on_disk:
-                yield FileCheck(key, name, "missing", f"recorded in the manifest, absent from "
-                                f"{directory}")
-                continue
-            yield _check_file(key, name, directory / name, entry)
+            yield _check_file(key, name, state.directory, entry)
         for name in sorted(set(on_disk) - set(manifest)):
-            yield FileCheck(key, name, "unrecorded", "not in the manifest (placed by hand?); "
-                            "nothing to verify against")
+            yield FileCheck(key, name, "unverified", "not in the manifest; nothing to "
+                            "verify against")
+
+    def _manifest_problem(self, key: str, state: KeyState) -> FileCheck:
+        """A managed key whose manifest cannot be used: unreadable (permissions) or corrupt."""
+        detail = state.problem or "the manifest cannot be read"
+        manifest = state.directory.with_name(f"{state.sid}.json")
+        try:
+            with open(manifest, "rb") as handle:
+                handle.read(1)
+        except PermissionError:
+            return FileCheck(key, "(manifest)", "unreadable", detail)
+        except OSError:
+            pass
+        return FileCheck(key, "(manifest)", "corrupt", detail)
 
     # -- pruning ---------------------------------------------------------------------------
 
-    def prune(self, key: str) -> PruneReport:
-        """Remove a key's files, manifest and partial downloads."""
+    def prune(self, key: str, *, include_unmanaged: bool = False,
+              dry_run: bool = False) -> PruneReport:
+        """Remove one key: a managed one whole; a hand-placed directory only with
+        ``include_unmanaged`` (``ConfigurationError`` otherwise, nothing removed)."""
+        self._check_bookkeeping()
         self.require(key)
-        report = PruneReport()
-        self._remove_key(key, report)
+        report = PruneReport(dry_run=dry_run)
+        with self._holding([key], dry_run):
+            state = self.cache.state(key)
+            if _kind(state) == UNMANAGED and not include_unmanaged:
+                raise ConfigurationError(
+                    f"{state.path} was placed by hand, not by tokacq: it is not removed",
+                    key="include_unmanaged", value=False, suggestions=(
+                        "pass --include-unmanaged (include_unmanaged=True) to delete that "
+                        "directory and everything in it",))
+            self._prune_key(key, state, include_unmanaged, _Remover(self.cache, report))
         return report
 
-    def prune_all(self) -> PruneReport:
-        report = PruneReport()
-        for key in self.keys():
-            self._remove_key(key, report)
-        report.partials += self._remove_partials()
+    def prune_all(self, *, include_unmanaged: bool = False,
+                  dry_run: bool = False) -> PruneReport:
+        """Every managed key (hand-placed directories too with ``include_unmanaged``),
+        then everything ``prune_partials`` removes."""
+        self._check_bookkeeping()
+        report = PruneReport(dry_run=dry_run)
+        if not self._check_cache():
+            return report
+        with self._holding_all(dry_run) as held:
+            remover = _Remover(self.cache, report)
+            for key in sorted(held):
+                self._prune_key(key, self.cache.state(key), include_unmanaged, remover)
+            self._sweep(remover, held)
         return report
 
-    def prune_partials(self) -> PruneReport:
-        """Remove interrupted downloads only (``.tokacq/partials``)."""
-        return PruneReport(partials=self._remove_partials())
+    def prune_partials(self, *, dry_run: bool = False) -> PruneReport:
+        """Partial downloads, set journals, every temporary file, snapshots that are not
+        their key's current one (incomplete or superseded), and blobs no snapshot links."""
+        self._check_bookkeeping()
+        report = PruneReport(dry_run=dry_run)
+        if not self._check_cache():
+            return report
+        with self._holding_all(dry_run) as held:
+            self._sweep(_Remover(self.cache, report), held)
+        return report
 
-    def _remove_key(self, key: str, report: PruneReport) -> None:
-        with self._locked(key):
-            freed = self.describe(key).size
-            _remove(self.cache.directory(key))
-            _remove(self.cache.manifest_path(key))
-            report.partials += _count_files(self.cache.partials(key))
-            _remove(self.cache.partials(key))
-        report.keys.append(key)
-        report.bytes_freed += freed
+    def _prune_key(self, key: str, state: KeyState, include_unmanaged: bool,
+                   remover: _Remover) -> None:
+        kind = _kind(state)
+        if kind == UNMANAGED:
+            if not include_unmanaged:
+                remover.report.kept.append(key)
+                return
+            remover.hand_placed(state.path)
+            remover.report.unmanaged.append(key)
+        elif kind == MANAGED:
+            remover.link(state.path)
+            remover.report.keys.append(key)
+        for sid in self.cache.snapshot_ids(key):
+            remover.snapshot(key, sid)
+        remover.journal_blobs(self.cache.partials(key))
+        remover.tree(self.cache.partials(key))
+        remover.tmp_files(self.cache.snapshots(key))
+        remover.empty_directory(self.cache.snapshots(key))
+        remover.blobs_freed_by_snapshots()
 
-    def _remove_partials(self) -> int:
-        removed = 0
-        root = _partials_root(self.cache)
-        if not root.is_dir():
-            return 0
-        for directory in sorted(root.iterdir()):
-            with self._locked(directory.name):
-                removed += _count_files(directory)
-                _remove(directory)
-        return removed
+    def _sweep(self, remover: _Remover, held: set[str]) -> None:
+        """Leftovers of every key (``held``: locked by the caller), then unlinked blobs."""
+        for key in sorted(held & self._bookkeeping_keys()):
+            current = self.cache.state(key).sid
+            for sid in self.cache.snapshot_ids(key):
+                if sid != current:
+                    remover.snapshot(key, sid)
+            remover.tree(self.cache.partials(key))
+            remover.tmp_files(self.cache.snapshots(key))
+            if current is None:
+                remover.empty_directory(self.cache.snapshots(key))
+        remover.tmp_files(self.cache.bookkeeping / "tmp", held)
+        remover.tmp_files(self.cache.partials("k").parent)
+        remover.tmp_files(self.cache.blobs)
+        remover.tmp_files(self.cache.bookkeeping)
+        remover.blobs_freed_by_snapshots()
+        remover.unlinked_blobs()
 
-    def _locked(self, key: str) -> AbstractContextManager[None]:
-        # The downloads' own lock: a waiter on either side learns the holder's pid.
-        return FileKeyLock(self.cache.lock_path).hold_sync(key, self.lock_timeout)
+    # -- checks and locks ------------------------------------------------------------------
+
+    def _check_cache(self) -> bool:
+        """False when the cache does not exist yet; ``CacheWriteError`` when it cannot be
+        one (a file) or cannot be read, and when its bookkeeping is a symlink."""
+        root = self.cache.root
+        try:
+            st = os.stat(root)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise CacheWriteError(root, f"it cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise CacheWriteError(root, "it exists and is not a directory; point cache_dir "
+                                  "at a directory")
+        self._check_bookkeeping()
+        return True
+
+    def _check_bookkeeping(self) -> None:
+        if os.path.islink(self.cache.bookkeeping):
+            raise CacheWriteError(self.cache.bookkeeping, "it is a symlink; the cache's "
+                                  "bookkeeping must be a real directory (it is never followed: "
+                                  "remove the link)")
+
+    def _bookkeeping_keys(self) -> set[str]:
+        """Keys with snapshots, partial downloads or temporary links under ``.tokacq``."""
+        keys: set[str] = set()
+        for directory in (self.cache.snapshots("k").parent, self.cache.partials("k").parent):
+            keys.update(n for n in _names(directory) if _valid_key(n))
+        for name in _names(self.cache.bookkeeping / "tmp"):
+            # ``<key>.<hex>.tokacq-tmp``: a swap in progress (or killed) for that key.
+            key = _tmp_key(name)
+            if key is not None:
+                keys.add(key)
+        return keys
+
+    @contextlib.contextmanager
+    def _holding(self, keys: Iterable[str], dry_run: bool) -> Iterator[None]:
+        """The downloads' own locks, in sorted order (so two prunes never deadlock); none
+        for a dry run, which writes nothing (not even lock files)."""
+        with ExitStack() as stack:
+            if not dry_run:
+                lock = FileKeyLock(self.cache.lock_path)
+                for key in sorted(set(keys)):
+                    stack.enter_context(lock.hold_sync(key, self.lock_timeout))
+            yield
+
+    @contextlib.contextmanager
+    def _holding_all(self, dry_run: bool) -> Iterator[set[str]]:
+        """The lock of every key, until no new one appears; yields the keys held.
+
+        A download stores a blob only after its key's partials directory exists, so
+        while these are held no blob is between its storing and its linking.
+        """
+        wanted: set[str] = set()
+        for _ in range(8):
+            wanted |= self._bookkeeping_keys() | set(self.keys())
+            with self._holding(wanted, dry_run):
+                if dry_run or self._bookkeeping_keys() | set(self.keys()) <= wanted:
+                    yield wanted
+                    return
+        raise CacheWriteError(self.cache.bookkeeping, "new downloads kept starting while "
+                              "pruning; retry when the cache is quieter")
 
 
-def _manifests_directory(cache: FileSystemCache) -> Path:
-    """``<root>/.tokacq/manifests``: where ``manifest_path`` puts every key's manifest."""
-    return cache.manifest_path("key").parent
+class _Remover:
+    """Removes paths (or only records them, for a dry run) and keeps the report."""
+
+    def __init__(self, cache: FileSystemCache, report: PruneReport) -> None:
+        self.cache = cache
+        self.report = report
+        self.dry_run = report.dry_run
+        #: Links (by inode) that removed snapshots held, for the blob accounting.
+        self._dropped: dict[tuple[int, int], int] = {}
+        self._blobs: dict[tuple[int, int], Path] | None = None
+        self._seen: set[str] = set()
+
+    def _remove(self, path: Path) -> bool:
+        """A file or link (never followed), or a real directory with all it holds; False
+        when a dry run already counted it (nothing really goes, so it is seen again)."""
+        if str(path) in self._seen:
+            return False
+        self._seen.add(str(path))
+        self.report.paths.append(str(path))
+        if self.dry_run:
+            return True
+        try:
+            if _is_real_directory(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise CacheWriteError(Path(exc.filename or path), exc.strerror or str(exc)) from None
+        return True
+
+    def link(self, path: Path) -> None:
+        """A key's link (``state`` said it is a symlink): the link only, never its target."""
+        if os.path.islink(path):
+            self._remove(path)
+
+    def hand_placed(self, path: Path) -> None:
+        """A directory placed by hand, whole; a link placed by hand, the link only.
+        Nothing is removed from a directory that cannot be read whole."""
+        if not os.path.islink(path):
+            problems: list[str] = []
+            self.report.bytes_freed += sum(_walk(path, problems).values())
+            if problems:
+                raise CacheWriteError(path, problems[0])
+        self._remove(path)
+
+    def snapshot(self, key: str, sid: str) -> None:
+        """A snapshot directory and its manifest; its links are counted for the blobs."""
+        directory = self.cache.snapshots(key) / sid
+        manifest = directory.with_name(f"{sid}.json")
+        removed = False
+        for path in (directory, manifest):
+            if not os.path.lexists(path):
+                continue
+            links = _regular_files(path)
+            if self._remove(path):
+                for st in links:
+                    inode = (st.st_dev, st.st_ino)
+                    self._dropped[inode] = self._dropped.get(inode, 0) + 1
+                removed = True
+        self.report.snapshots += removed
+
+    def tree(self, path: Path) -> None:
+        """A key's partials directory: partial downloads, journals, their temporary files."""
+        if os.path.lexists(path):
+            files = len(_regular_files(path))
+            if self._remove(path):
+                self.report.partials += files
+
+    def tmp_files(self, directory: Path, keys: set[str] | None = None) -> None:
+        """Every ``*.tokacq-tmp`` directly in ``directory`` (written beside its target);
+        with ``keys``, only the temporary links (``<key>.<hex>.tokacq-tmp``) of those."""
+        for name in _names(directory):
+            if name.endswith(TMP_SUFFIX) and (keys is None or _tmp_key(name) in keys):
+                self.report.partials += self._remove(directory / name)
+
+    def empty_directory(self, path: Path) -> None:
+        if self.dry_run or not _is_real_directory(path):
+            return
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+    def journal_blobs(self, partials: Path) -> None:
+        """Blobs a removed key's set journals recorded, for the sweep of this key."""
+        for name in _names(partials):
+            if not name.endswith(_JOURNAL_SUFFIX):
+                continue
+            try:
+                with open(partials / name, "rb") as handle:
+                    journal = Snapshot.from_json(handle.read(MAX_MANIFEST_BYTES + 1))
+            except (OSError, ManifestError):
+                continue
+            for entry in journal.files.values():
+                blob = self.cache.blobs / str(entry.sha256)
+                with contextlib.suppress(OSError):
+                    st = os.lstat(blob)
+                    self._dropped.setdefault((st.st_dev, st.st_ino), 0)
+
+    def _blob_index(self) -> dict[tuple[int, int], Path]:
+        if self._blobs is None:
+            self._blobs = {}
+            for name in _names(self.cache.blobs):
+                path = self.cache.blobs / name
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    if stat.S_ISREG(st.st_mode):
+                        self._blobs[(st.st_dev, st.st_ino)] = path
+        return self._blobs
+
+    def _drop_blob(self, path: Path, remaining_links: int) -> bool:
+        """Remove a blob whose only link left is its ``blobs/`` name."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink - remaining_links != 1 \
+                or not self._remove(path):
+            return False
+        self.report.blobs += 1
+        self.report.bytes_freed += st.st_size
+        return True
+
+    def blobs_freed_by_snapshots(self) -> None:
+        """The blobs only the removed snapshots (and journals) linked. A dry run removes
+        nothing, so it counts the links removed so far (across keys) instead."""
+        index = self._blob_index()
+        for inode, links in sorted(self._dropped.items()):
+            blob = index.get(inode)
+            if blob is not None and self._drop_blob(blob, links if self.dry_run else 0):
+                del index[inode]
+
+    def unlinked_blobs(self) -> None:
+        """Every blob no snapshot links (``nlink == 1``)."""
+        index = self._blob_index()
+        for inode, blob in sorted(index.items(), key=lambda item: item[1]):
+            if self._drop_blob(blob, self._dropped.get(inode, 0) if self.dry_run else 0):
+                del index[inode]
 
 
-def _partials_root(cache: FileSystemCache) -> Path:
-    """``<root>/.tokacq/partials``: the parent of every key's ``partials`` directory."""
-    return cache.partials("key").parent
+# -- helpers ---------------------------------------------------------------------------------
+
+def _kind(state: KeyState) -> str:
+    if state.kind == MANAGED:
+        return MANAGED
+    if state.kind == UNMANAGED and os.path.isdir(state.path):
+        return UNMANAGED
+    return LEFTOVER
 
 
-def _check_file(key: str, name: str, path: Path, entry: ManifestEntry) -> FileCheck:
+def _tmp_key(name: str) -> str | None:
+    """The key of a temporary link ``<key>.<hex>.tokacq-tmp`` in ``.tokacq/tmp``."""
+    key = name.removesuffix(TMP_SUFFIX).rpartition(".")[0]
+    return key if name.endswith(TMP_SUFFIX) and _valid_key(key) else None
+
+
+def _valid_key(name: str) -> bool:
     try:
-        size = path.stat().st_size
+        check_cache_key(name)
+    except InvalidRequest:
+        return False
+    return True
+
+
+def _names(directory: Path) -> list[str]:
+    """Entries of a directory; [] when it does not exist; ``CacheWriteError`` when it
+    exists but cannot be listed (the inventory would otherwise be silently wrong)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(e.name for e in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
     except OSError as exc:
-        return FileCheck(key, name, "missing", f"unreadable: {exc.strerror or exc}")
-    if size != entry.size:
-        return FileCheck(key, name, "corrupt", f"size {size}, manifest says {entry.size}")
-    if entry.sha256 is None:
-        return FileCheck(key, name, "ok", "size matches; the manifest records no sha256")
-    digest = sha256_of(path)
-    if digest is None:
-        return FileCheck(key, name, "missing", "unreadable")
-    if digest != entry.sha256:
-        return FileCheck(key, name, "corrupt", f"sha256 {digest}, manifest says {entry.sha256}")
+        raise CacheWriteError(directory, f"it cannot be read ({exc.strerror or exc})") from None
+
+
+def _is_real_directory(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _regular_files(path: Path) -> list[os.stat_result]:
+    """lstat of every regular file at or under ``path``, no link followed."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return []
+    if stat.S_ISREG(st.st_mode):
+        return [st]
+    if not stat.S_ISDIR(st.st_mode):
+        return []
+    out = []
+    for dirpath, _, filenames in os.walk(path):
+        for filename in filenames:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(dirpath, filename))
+                if stat.S_ISREG(st.st_mode):
+                    out.append(st)
+    return out
+
+
+def _walk(directory: Path, problems: list[str]) -> dict[str, int]:
+    """{posix relative name: size} of every file under ``directory`` (which may be a
+    link to it); what cannot be read is added to ``problems``."""
+    out: dict[str, int] = {}
+
+    def failed(error: OSError) -> None:
+        if error.errno == errno.ENOENT and error.filename == str(directory):
+            return
+        problems.append(f"{error.filename} cannot be read ({error.strerror or error})")
+
+    for dirpath, _, filenames in os.walk(directory, onerror=failed):
+        for filename in filenames:
+            if filename.endswith(TMP_SUFFIX):
+                continue
+            path = os.path.join(dirpath, filename)
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    problems.append(f"{path} cannot be read ({exc.strerror or exc})")
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out[Path(path).relative_to(directory).as_posix()] = st.st_size
+    return out
+
+
+def _unsafe_name(name: str) -> bool:
+    """A manifest's file name that would leave the snapshot directory, or no file name."""
+    parts = name.split("/")
+    return (not name or "\x00" in name or "\\" in name or name.startswith("/")
+            or any(p in ("", ".", "..") for p in parts))
+
+
+def _check_file(key: str, name: str, directory: Path, entry: ManifestEntry) -> FileCheck:
+    if _unsafe_name(name):
+        return FileCheck(key, repr(name), "corrupt",
+                         "the manifest names a path outside the snapshot")
+    path = directory / name
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return FileCheck(key, name, "missing", f"recorded in the manifest, absent from "
+                         f"{directory}")
+    except OSError as exc:
+        return FileCheck(key, name, "unreadable", exc.strerror or str(exc))
+    if not stat.S_ISREG(st.st_mode):
+        return FileCheck(key, name, "corrupt", "not a regular file")
+    if st.st_size != entry.size:
+        return FileCheck(key, name, "corrupt", f"size {st.st_size}, manifest says {entry.size}")
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return FileCheck(key, name, "missing", "removed while being checked")
+    except OSError as exc:
+        return FileCheck(key, name, "unreadable", exc.strerror or str(exc))
+    if entry.sha256 is not None and digest.hexdigest() != entry.sha256:
+        return FileCheck(key, name, "corrupt",
+                         f"sha256 {digest.hexdigest()}, manifest says {entry.sha256}")
     return FileCheck(key, name, "ok")
 
 
-def _walk(directory: Path) -> Iterator[tuple[str, int]]:
-    """(posix relative name, size) of every regular file under ``directory``."""
-    if not directory.is_dir():
-        return
-    for dirpath, _, filenames in os.walk(directory):
-        for filename in filenames:
-            path = Path(dirpath) / filename
-            if filename.endswith(RESERVED_SUFFIXES):
-                continue
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue
-            yield path.relative_to(directory).as_posix(), size
-
-
-def _count_files(directory: Path) -> int:
-    return sum(len(files) for _, _, files in os.walk(directory)) if directory.is_dir() else 0
-
-
-def _remove(path: Path) -> None:
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise CacheWriteError(path, exc.strerror or str(exc)) from None
-
-
-__all__ = ["CacheInventory", "CachedFile", "CachedTokenizer", "FileCheck", "PruneReport",
-           "VerifyReport"]
+__all__ = ["FAILING", "LEFTOVER", "MANAGED", "UNMANAGED", "CacheInventory", "CachedFile",
+           "CachedTokenizer", "FileCheck", "PruneReport", "VerifyReport"]

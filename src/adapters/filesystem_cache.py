@@ -1,38 +1,80 @@
-"""Our cache on a local filesystem: ``<root>/<cache_key>/<file>``, bookkeeping in ``.tokacq``.
+"""Our cache on a local filesystem: sets published atomically, bytes verified on every hit.
 
 Layout::
 
-    <root>/<cache_key>/<file>                       tokenizer files, nothing else
-    <root>/.tokacq/manifests/<cache_key>.json       size, sha256, etag, commit, source per file
-    <root>/.tokacq/partials/<cache_key>/...         downloads in progress (resumable)
-    <root>/.tokacq/locks/<cache_key>.lock           cross-process locks
+    <root>/<cache_key>                         a symlink to the key's current snapshot
+                                               (or a real directory placed by hand)
+    <root>/.tokacq/blobs/<sha256>              verified content, named by its sha256
+    <root>/.tokacq/snapshots/<key>/<sid>/      one set: hard links to blobs, plain names
+    <root>/.tokacq/snapshots/<key>/<sid>.json  its manifest (``domain/manifest.py``)
+    <root>/.tokacq/partials/<key>/...          downloads in progress, and the journal of
+                                               files verified for a set not yet published
+    <root>/.tokacq/locks/<key>.lock            cross-process locks
+    <root>/.tokacq/tmp/                        links and files being renamed into place
 
-Cache keys never start with a dot, so no lookup can mistake bookkeeping for a tokenizer.
+Why this shape (issue 9): a reader must see a key's previous complete set or its new
+one, never a mix, whatever point a writer is killed at, and what it serves must be the
+bytes that were verified.
+
+- Publication: every file is verified and moved into ``blobs/`` (a rename of the
+  fsynced partial); a snapshot directory of hard links is built under a unique name; its
+  manifest is written and fsynced; then one ``rename`` of a symlink makes
+  ``<root>/<key>`` show it. Before that rename readers see the old set, after it the new
+  one. ``<root>/<key>/`` stays a directory of plain-named files for ``ls`` and
+  ``AutoTokenizer.from_pretrained``; results name the snapshot directory itself, so a
+  caller reading several files never straddles a later swap.
+- Hits: the manifest records each file's sha256 and its stamp (device, inode, size,
+  mtime_ns, ctime_ns) when published. A lookup that finds the same stamp knows the bytes
+  are the verified ones; another stamp (a write, a new link) means the file is hashed
+  again (once per process and stamp). So a same-size byte flip is never served.
+- Crashes: a file verified before a kill is in ``blobs/`` and in the set's journal, so
+  the next run reuses it (after hashing it again) instead of downloading it; a snapshot
+  that was never linked, a temporary file or a journal is removed by ``cache prune
+  --partials``; nothing is ever half-visible.
+- Ownership: only keys whose link points into ``snapshots/<key>/`` are managed. A real
+  directory is the operator's: it is served as placed by hand and never replaced or
+  deleted (an empty one may be replaced).
+- Superseded snapshots are removed at a later publication of the key once they are
+  ``GRACE_S`` old (a reader still holding their paths keeps working meanwhile), with
+  the blobs no snapshot links any more.
+
+Every file is created with mode 0666 minus the umask, so a cache filled by root under
+umask 022 is readable by a service user. Cache keys never start with a dot, so no
+lookup mistakes bookkeeping for a tokenizer.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import errno
 import os
+import re
+import secrets
+import shutil
 import stat
-import tempfile
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from ..domain.cache_policy import FileFacts, Located
 from ..domain.errors import CacheWriteError
-from ..domain.manifest import ManifestEntry
+from ..domain.manifest import MAX_MANIFEST_BYTES, ManifestEntry, ManifestError, Snapshot, Stamp
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.cache import TokenizerCache
 from . import staging
+from .read_only_disk import sha256_of
 
 BOOKKEEPING = ".tokacq"
-_Stamp = tuple[int, int, int, int]
-MANIFEST_VERSION = 1
-#: Manifest updates are read-modify-write; publications run in worker threads.
-_manifest_guard = threading.Lock()
+TMP_SUFFIX = ".tokacq-tmp"
+JOURNAL_SUFFIX = ".tokacq-set"
+#: Superseded snapshots (and blobs no snapshot links) older than this are removed.
+GRACE_S = 900.0
+_SID = re.compile(r"^[0-9a-z]{1,64}-[0-9a-f]{8}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+#: Partial writes of the journal are serialised within the process.
+_journal_guard = threading.Lock()
 
 
 def fsync_directory(path: Path) -> None:
@@ -49,20 +91,78 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temp file beside ``target``, fsync, rename: readers see old or new, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tokacq-tmp")
+def write_atomically(target: Path, data: bytes, *, durable: bool = True,
+                     make_parents: bool = True) -> None:
+    """Write to a temp file beside ``target``, fsync, rename: readers see old or new, never
+    half. The file gets mode 0666 minus the umask (``mkstemp``'s 0600 would lock other
+    users out of a shared cache). ``durable=False`` skips the fsyncs (for hints that only
+    save work, such as a partial's validator)."""
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    fsync_directory(target.parent)
+    if durable:
+        fsync_directory(target.parent)
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """What changes whenever a file's bytes do (ctime cannot be set back by a writer)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class DigestCache:
+    """sha256 of files by stamp, so an unchanged file is hashed once per process."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._digests: dict[Stamp, str] = {}
+        self._capacity = capacity
+        self._guard = threading.Lock()
+
+    def sha256(self, path: Path, st: os.stat_result) -> str | None:
+        key = stamp_of(st)
+        with self._guard:
+            known = self._digests.get(key)
+        if known is not None:
+            return known
+        digest = sha256_of(path)
+        try:
+            unchanged = stamp_of(os.stat(path)) == key
+        except OSError:
+            unchanged = False
+        if digest is None or not unchanged:
+            return None  # changed while hashing: nothing reliable to remember
+        with self._guard:
+            if len(self._digests) >= self._capacity:
+                self._digests.clear()
+            self._digests[key] = digest
+        return digest
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """What ``<root>/<key>`` is: ``absent``, ``managed`` (a link to one of our snapshots),
+    ``unmanaged`` (a real directory or a link placed by hand), or ``other`` (a file).
+
+    For a managed key: ``sid`` and ``snapshot`` (or ``problem`` when its manifest cannot
+    be read)."""
+
+    kind: str
+    path: Path
+    directory: Path
+    sid: str | None = None
+    snapshot: Snapshot | None = None
+    problem: str | None = None
 
 
 class FileSystemCache(TokenizerCache):
@@ -70,8 +170,11 @@ class FileSystemCache(TokenizerCache):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser()
-        self._manifest_memo: dict[str, tuple[_Stamp, dict[str, ManifestEntry]]] = {}
-        self._plans: dict[tuple[str, tuple[str, ...]], _LookupPlan] = {}
+        self._digests = DigestCache()
+        self._manifests: dict[Path, tuple[tuple[int, ...], Snapshot | ManifestError]] = {}
+        self._last: dict[tuple[str, tuple[str, ...]], tuple[tuple[object, ...], Located]] = {}
+        self._plans: dict[tuple[str, tuple[str, ...]],
+                          tuple[str, str, str, str, tuple[str, ...]]] = {}
 
     @property
     def description(self) -> str:
@@ -81,63 +184,209 @@ class FileSystemCache(TokenizerCache):
     def bookkeeping(self) -> Path:
         return self.root / BOOKKEEPING
 
+    @property
+    def blobs(self) -> Path:
+        return self.bookkeeping / "blobs"
+
     def directory(self, cache_key: str) -> Path:
         return self.root / cache_key
 
-    def manifest_path(self, cache_key: str) -> Path:
-        return self.bookkeeping / "manifests" / f"{cache_key}.json"
+    def snapshots(self, cache_key: str) -> Path:
+        return self.bookkeeping / "snapshots" / cache_key
+
+    def partials(self, cache_key: str) -> Path:
+        return self.bookkeeping / "partials" / cache_key
 
     def lock_path(self, cache_key: str) -> Path:
         return self.bookkeeping / "locks" / f"{cache_key}.lock"
 
+    def journal_path(self, cache_key: str, tag: str) -> Path:
+        return self.partials(cache_key) / f"{tag}{JOURNAL_SUFFIX}"
+
     def exists(self) -> bool:
         return self.root.is_dir()
 
+    def _link_target(self, cache_key: str, sid: str) -> str:
+        return f"{BOOKKEEPING}/snapshots/{cache_key}/{sid}"
+
     # -- read side -------------------------------------------------------------------------
+
+    def state(self, cache_key: str) -> KeyState:
+        """What the key's path is, and for a managed key its snapshot and manifest."""
+        path = self.directory(cache_key)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return KeyState("absent", path, path)
+        if stat.S_ISDIR(st.st_mode):
+            return KeyState("unmanaged", path, path)
+        if not stat.S_ISLNK(st.st_mode):
+            return KeyState("other", path, path)
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return KeyState("unmanaged", path, path)
+        sid = self._sid_of(cache_key, target)
+        if sid is None:
+            return KeyState("unmanaged", path, path)
+        directory = self.snapshots(cache_key) / sid
+        if os.path.islink(self.bookkeeping):
+            return KeyState("managed", path, directory, sid,
+                            problem=f"{self.bookkeeping} is a symlink; it is not followed")
+        read = self._read_snapshot(directory.with_name(f"{sid}.json"))
+        if isinstance(read, ManifestError):
+            return KeyState("managed", path, directory, sid, problem=str(read))
+        if read.cache_key != cache_key:
+            return KeyState("managed", path, directory, sid,
+                            problem="the manifest belongs to another cache key")
+        return KeyState("managed", path, directory, sid, snapshot=read)
+
+    def _sid_of(self, cache_key: str, target: str) -> str | None:
+        prefix = f"{BOOKKEEPING}/snapshots/{cache_key}/"
+        if not target.startswith(prefix):
+            return None
+        sid = target[len(prefix):]
+        return sid if _SID.match(sid) else None
+
+    def _read_snapshot(self, manifest: Path) -> Snapshot | ManifestError:
+        """The parsed manifest, remembered while its stat is unchanged (rewrites are
+        renames, so a new manifest has a new inode even where timestamps are coarse)."""
+        try:
+            st = os.stat(manifest)
+        except OSError as exc:
+            return ManifestError(f"{manifest} cannot be read ({exc.strerror or exc})")
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        memo = self._manifests.get(manifest)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        try:
+            with open(manifest, "rb") as handle:
+                data = handle.read(MAX_MANIFEST_BYTES + 1)
+            parsed: Snapshot | ManifestError = Snapshot.from_json(data)
+        except OSError as exc:
+            parsed = ManifestError(f"{manifest} cannot be read ({exc.strerror or exc})")
+        except ManifestError as exc:
+            parsed = ManifestError(f"{manifest}: {exc}")
+        if len(self._manifests) >= 256:
+            self._manifests.clear()
+        self._manifests[manifest] = (key, parsed)
+        return parsed
+
+    def read_manifest(self, cache_key: str) -> dict[str, ManifestEntry]:
+        """The current snapshot's entries by file; {} for an unmanaged or unreadable key."""
+        snapshot = self.state(cache_key).snapshot
+        return dict(snapshot.files) if snapshot is not None else {}
 
     def locate(self, info: TokenizerDownloadInfo) -> Located:
         """Facts about the request's files; a repeat lookup of unchanged files is a few stats.
 
-        The hit path of a service runs this on every request, so the paths are prepared
-        once per (key, files) and the last answer is reused while every ``lstat`` (key
-        directory, files, their sub-directories, the manifest) returns the same identity.
+        The hit path of a service runs this on every request: the answer is reused while
+        the key's link, every requested file and the manifest stat the same.
+        """
+        memo_key = (info.cache_key, info.files)
+        signature = self._signature(info)
+        last = self._last.get(memo_key)
+        if signature is not None and last is not None and last[0] == signature \
+                and _same_pins(last[1], info):
+            return last[1]
+        located = self._locate(info)
+        if signature is not None:
+            if len(self._last) >= 256:
+                self._last.clear()
+            self._last[memo_key] = (signature, located)
+        return located
+
+    def _signature(self, info: TokenizerDownloadInfo) -> tuple[object, ...] | None:
+        """The identity of everything a lookup depends on; None: do not reuse.
+
+        Plain strings prepared once per (key, files): building ``Path`` objects cost more
+        than the system calls themselves on this path.
         """
         plan = self._plans.get((info.cache_key, info.files))
         if plan is None:
-            plan = self._plan(info)
-        signature = plan.signature()
-        last = plan.last  # one tuple, so threads never pair a signature with another answer
-        if signature is not None and last is not None and last[0] == signature:
-            return last[1]
-        located = self._locate(info)
-        plan.last = (signature, located)
-        return located
-
-    def _plan(self, info: TokenizerDownloadInfo) -> _LookupPlan:
-        if len(self._plans) >= _MAX_PLANS:
-            self._plans.clear()
-        directory = self.directory(info.cache_key)
-        watched = [str(directory)]
-        for name in info.files:
-            watched.extend(str(parent) for parent in _parents(directory, name))
-            watched.append(str(directory / name))
-        watched.append(str(self.manifest_path(info.cache_key)))
-        plan = _LookupPlan(tuple(dict.fromkeys(watched)))
-        self._plans[(info.cache_key, info.files)] = plan
-        return plan
+            if len(self._plans) >= 256:
+                self._plans.clear()
+            snapshots = str(self.snapshots(info.cache_key))
+            plan = self._plans[(info.cache_key, info.files)] = (
+                str(self.directory(info.cache_key)),
+                f"{BOOKKEEPING}/snapshots/{info.cache_key}/", snapshots,
+                str(self.bookkeeping), tuple(f"/{name}" for name in info.files))
+        key_path, link_prefix, snapshots, bookkeeping, suffixes = plan
+        try:
+            target = os.readlink(key_path)
+        except OSError:
+            return None  # unmanaged or absent: cheap enough, and hand-placed trees vary
+        if not target.startswith(link_prefix) or not _SID.match(sid := target[len(link_prefix):]):
+            return None
+        base = f"{snapshots}/{sid}"
+        out: list[object] = [target]
+        for watched in (bookkeeping, f"{base}.json", *(base + suffix for suffix in suffixes)):
+            try:
+                st = os.lstat(watched)
+            except OSError:
+                out.append(None)
+                continue
+            out.append((st.st_mode, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                        st.st_ctime_ns))
+        return tuple(out)
 
     def _locate(self, info: TokenizerDownloadInfo) -> Located:
-        directory = self.directory(info.cache_key)
+        state = self.state(info.cache_key)
+        if state.kind == "managed":
+            return self._locate_managed(info, state)
+        if state.kind == "unmanaged":
+            return self._locate_unmanaged(info, state.path)
+        return Located(directory=state.path, found={})
+
+    def _locate_managed(self, info: TokenizerDownloadInfo, state: KeyState) -> Located:
+        snapshot = state.snapshot
+        manifest = snapshot.files if snapshot is not None else {}
+        found: dict[str, FileFacts] = {}
+        for name in info.files:
+            path = state.directory / name
+            if "/" in name and not self._stays_inside(*_parents(state.directory, name)):
+                continue  # a directory replaced by a link out of the cache: not ours
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            entry = manifest.get(name)
+            digest = None
+            if entry is not None:
+                digest = entry.sha256 if entry.stamp == stamp_of(st) \
+                    else self._digests.sha256(path, st)
+            found[name] = FileFacts(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                    sha256=digest)
+        if snapshot is None:
+            return Located(directory=state.directory, found=found, managed=True,
+                           problem=state.problem)
+        return Located(directory=state.directory, found=found, manifest=manifest,
+                       commit=snapshot.commit, managed=True, repo=snapshot.repo,
+                       revision=snapshot.revision)
+
+    def _locate_unmanaged(self, info: TokenizerDownloadInfo, directory: Path) -> Located:
+        """Files placed by hand: present is enough; a pinned one is hashed."""
         found: dict[str, FileFacts] = {}
         if self._stays_inside(directory):
             for name in info.files:
                 if "/" in name and not self._stays_inside(*_parents(directory, name)):
                     continue
                 facts = self._facts(directory / name)
-                if facts is not None:
-                    found[name] = facts
-        manifest = self.read_manifest(info.cache_key) if found else {}
-        return Located(directory=directory, found=found, manifest=manifest)
+                if facts is None:
+                    continue
+                if info.sha256 and name in info.sha256:
+                    facts = replace(facts, sha256=self._hash(facts.path))
+                found[name] = facts
+        return Located(directory=directory, found=found)
+
+    def _hash(self, path: Path) -> str | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return self._digests.sha256(path, st)
 
     def _inside_root(self, path: Path | str) -> bool:
         return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(self.root))
@@ -156,7 +405,9 @@ class FileSystemCache(TokenizerCache):
     def _facts(self, path: Path) -> FileFacts | None:
         try:
             st = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return None
+        except OSError:
             return None
         if stat.S_ISLNK(st.st_mode):
             # A link placed by hand may point at a checkout, but never out of the cache root.
@@ -174,28 +425,14 @@ class FileSystemCache(TokenizerCache):
     def read_bytes(self, located: Located, file: str) -> bytes:
         return located.found[file].path.read_bytes()
 
-    def read_manifest(self, cache_key: str) -> dict[str, ManifestEntry]:
-        """Entries by file; an unreadable or corrupt manifest is treated as absent."""
-        path = self.manifest_path(cache_key)
-        try:
-            st = os.stat(path)
-        except OSError:
-            return {}
-        # Rewrites are renames, so a new inode marks a new manifest even where timestamps
-        # are coarse and the size did not change.
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
-        memo = self._manifest_memo.get(cache_key)
-        if memo is not None and memo[0] == stamp:
-            return memo[1]
-        entries = _parse_manifest(path)
-        self._manifest_memo[cache_key] = (stamp, entries)
-        return entries
-
     # -- write side ------------------------------------------------------------------------
 
     def ensure_writable(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise CacheWriteError(self.root, "it exists and is not a directory")
+        if os.path.islink(self.bookkeeping):
+            raise CacheWriteError(self.bookkeeping, "it is a symlink; the cache's bookkeeping "
+                                  "must be a real directory (remove the link)")
         try:
             self.bookkeeping.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -203,8 +440,18 @@ class FileSystemCache(TokenizerCache):
         if not os.access(self.bookkeeping, os.W_OK) or not os.access(self.root, os.W_OK):
             raise CacheWriteError(self.root, "the directory is not writable")
 
-    def partials(self, cache_key: str) -> Path:
-        return self.bookkeeping / "partials" / cache_key
+    def check_publishable(self, cache_key: str) -> None:
+        """Raise ``CacheWriteError`` when ``<root>/<key>`` is not ours to replace."""
+        state = self.state(cache_key)
+        if state.kind in ("absent", "managed"):
+            return
+        if state.kind == "unmanaged" and not os.path.islink(state.path):
+            with contextlib.suppress(OSError), os.scandir(state.path) as entries:
+                if not any(entries):
+                    return  # an empty directory holds nothing to lose
+        raise CacheWriteError(
+            state.path, "it holds files the tool did not create (placed by hand); they are "
+            "never replaced: move them away, or fetch into another cache_key")
 
     def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
         """A fresh name, unique to this process and call (see ``adapters/staging.py``)."""
@@ -217,67 +464,197 @@ class FileSystemCache(TokenizerCache):
     def release_staging(self, staged: Path) -> None:
         staging.release(staged)
 
-    def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
-        target = self.place(cache_key, file, staged, entry)
-        self.record_many(cache_key, {file: entry})
-        return target
+    def store_blob(self, staged: Path, sha256: str) -> Path:
+        """Move a verified, fsynced partial into ``blobs/<sha256>``.
 
-    def place(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
-        """Rename the verified, fsynced partial into place and fsync its directory; the
-        manifest entry follows with ``record_many`` (until then the file reads as placed
-        by hand, which a crash in between leaves it as: verified, just not described)."""
-        target = self.directory(cache_key) / file
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not self._inside_root(target.parent):
-                raise CacheWriteError(target, "a directory on its path is a link leading "
-                                      "out of the cache; remove it")
-            os.replace(staged, target)
-            fsync_directory(target.parent)
-        except OSError as exc:
-            raise CacheWriteError(target, exc.strerror or str(exc)) from None
-        return target
-
-    def record(self, cache_key: str, file: str, entry: ManifestEntry) -> None:
-        """Add or replace one manifest entry, atomically (see ``record_many``)."""
-        self.record_many(cache_key, {file: entry})
-
-    def record_many(self, cache_key: str, entries: Mapping[str, ManifestEntry]) -> None:
-        """Add or replace manifest entries with one atomic rewrite of the manifest.
-
-        Serialised within the process. Across processes the cache-key lock serialises
-        it; where locks are no-ops two writers can race and one entry may be lost. The
-        file stays (it was verified before publication) and reads as placed by hand.
+        A blob already there whose bytes hash to its name is kept (older snapshots link
+        it: replacing it would store the content twice); anything else is replaced, these
+        bytes having just been verified.
         """
-        if not entries:
-            return
-        with _manifest_guard:
+        _check_digest(sha256)
+        blob = self.blobs / sha256
+        with _write_errors(blob):
+            if self._hash(blob) == sha256:
+                staged.unlink(missing_ok=True)
+                return blob
+            self.blobs.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, blob)
+        return blob
+
+    def existing_blob(self, sha256: str) -> Path | None:
+        """``blobs/<sha256>`` if it exists and its bytes hash to that name."""
+        _check_digest(sha256)
+        blob = self.blobs / sha256
+        return blob if self._hash(blob) == sha256 else None
+
+    def pending(self, cache_key: str, tag: str) -> Snapshot | None:
+        """The journal of a set not yet published: files verified and in ``blobs/``."""
+        path = self.journal_path(cache_key, tag)
+        try:
+            with open(path, "rb") as handle:
+                return Snapshot.from_json(handle.read(1 << 20))
+        except (OSError, ManifestError):
+            return None
+
+    def remember(self, cache_key: str, tag: str, snapshot: Snapshot) -> None:
+        """Write the journal (not fsynced: losing it only costs a download)."""
+        with _journal_guard, _write_errors(self.journal_path(cache_key, tag)):
+            write_atomically(self.journal_path(cache_key, tag), snapshot.to_json(),
+                             durable=False)
+
+    def publish(self, snapshot: Snapshot, tag: str | None = None) -> Located:
+        """Link the set's blobs into a new snapshot, record it, then swap the key's link.
+
+        Every file of ``snapshot`` must be in ``blobs/`` (``store_blob``). Returns the new
+        snapshot as a lookup would see it.
+        """
+        key = snapshot.cache_key
+        self.check_publishable(key)
+        previous = self.state(key)
+        sid = f"{snapshot.commit or 'unknown'}-{secrets.token_hex(4)}"
+        directory = self.snapshots(key) / sid
+        with _write_errors(directory):
+            directory.mkdir(parents=True)
+            made = self._link_files(directory, snapshot)
+            fsync_directory(self.blobs)
+            for sub in sorted(made, key=lambda p: -len(p.parts)):
+                fsync_directory(sub)
+            entries = {}
+            for name, entry in snapshot.files.items():
+                st = os.stat(directory / name)
+                entries[name] = replace(entry, stamp=stamp_of(st))
+            recorded = replace(snapshot, files=entries)
+            write_atomically(directory.with_name(f"{sid}.json"), recorded.to_json())
+            self._swap(key, sid)
+        if tag is not None:
+            with contextlib.suppress(OSError):
+                self.journal_path(key, tag).unlink()
+        self._collect(key, keep={sid, previous.sid or ""})
+        found = {name: FileFacts(path=directory / name, size=e.size,
+                                 mtime_ns=e.stamp[3] if e.stamp else 0, sha256=e.sha256)
+                 for name, e in entries.items()}
+        return Located(directory=directory, found=found, manifest=entries,
+                       commit=snapshot.commit, managed=True, repo=snapshot.repo,
+                       revision=snapshot.revision)
+
+    def _link_files(self, directory: Path, snapshot: Snapshot) -> set[Path]:
+        made = {directory}
+        for name, entry in snapshot.files.items():
+            target = directory / name
+            if target.parent != directory:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.update(p for p in target.parents if p.is_relative_to(directory))
+            blob = self.blobs / str(entry.sha256)
             try:
-                self._record(cache_key, entries)
+                os.link(blob, target)
             except OSError as exc:
-                raise CacheWriteError(self.manifest_path(cache_key),
-                                      exc.strerror or str(exc)) from None
+                if exc.errno not in (errno.EPERM, errno.EMLINK, errno.EXDEV, errno.ENOTSUP,
+                                     errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                _copy_durably(blob, target)  # a filesystem without hard links
+        return made
 
-    def _record(self, cache_key: str, new: Mapping[str, ManifestEntry]) -> None:
-        path = self.manifest_path(cache_key)
-        entries = dict(_parse_manifest(path)) if path.exists() else {}
-        entries.update(new)
-        doc: dict[str, Any] = {
-            "version": MANIFEST_VERSION,
-            "cache_key": cache_key,
-            "files": {name: e.to_dict() for name, e in sorted(entries.items())},
-        }
-        write_atomically(path, json.dumps(doc, indent=2, sort_keys=True).encode())
-        self._manifest_memo.pop(cache_key, None)
+    def _swap(self, cache_key: str, sid: str) -> None:
+        """One rename makes ``<root>/<key>`` show the new snapshot."""
+        tmp_dir = self.bookkeeping / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        link = tmp_dir / f"{cache_key}.{secrets.token_hex(6)}{TMP_SUFFIX}"
+        os.symlink(self._link_target(cache_key, sid), link)
+        path = self.directory(cache_key)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)  # empty (check_publishable): nothing of anyone's is lost
+            os.replace(link, path)
+        except BaseException:
+            link.unlink(missing_ok=True)
+            raise
+        fsync_directory(self.root)
+
+    def _collect(self, cache_key: str, keep: set[str]) -> None:
+        """Best effort: remove the key's snapshots superseded ``GRACE_S`` ago, and blobs
+        no snapshot links any more (a blob's only link is then its ``blobs/`` name)."""
+        now = time.time()
+        base = self.snapshots(cache_key)
+        try:
+            names = os.listdir(base)
+        except OSError:
+            return
+        for name in names:
+            sid = name.removesuffix(".json")
+            if sid in keep or not _SID.match(sid):
+                continue
+            try:
+                if now - os.lstat(base / name).st_mtime < GRACE_S:
+                    continue
+            except OSError:
+                continue
+            self.remove_snapshot(cache_key, sid)
+
+    def snapshot_ids(self, cache_key: str) -> list[str]:
+        """Every snapshot of the key on disk, complete or not."""
+        try:
+            names = os.listdir(self.snapshots(cache_key))
+        except OSError:
+            return []
+        return sorted({n.removesuffix(".json") for n in names
+                       if _SID.match(n.removesuffix(".json"))})
+
+    def remove_snapshot(self, cache_key: str, sid: str) -> int:
+        """Remove one snapshot (directory and manifest) and the blobs only it linked;
+        returns the bytes freed."""
+        directory = self.snapshots(cache_key) / sid
+        manifest = directory.with_name(f"{sid}.json")
+        read = self._read_snapshot(manifest)
+        digests = [] if isinstance(read, ManifestError) else \
+            [e.sha256 for e in read.files.values() if e.sha256]
+        shutil.rmtree(directory, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            manifest.unlink()
+        return sum(self.remove_blob_if_unused(self.blobs / d) for d in set(digests))
+
+    def remove_blob_if_unused(self, blob: Path, *, grace: float = 0.0) -> int:
+        """Unlink a blob no snapshot links (its only link is this name); bytes freed."""
+        try:
+            st = os.lstat(blob)
+        except OSError:
+            return 0
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return 0
+        if grace and time.time() - st.st_mtime < grace:
+            return 0
+        try:
+            blob.unlink()
+        except OSError:
+            return 0
+        return st.st_size
 
 
-def _parse_manifest(path: Path) -> dict[str, ManifestEntry]:
+def _same_pins(located: Located, info: TokenizerDownloadInfo) -> bool:
+    """A reused unmanaged answer carries digests only for the files pinned then."""
+    if located.managed or not info.sha256:
+        return True
+    return all(located.found[n].sha256 is not None for n in info.sha256 if n in located.found)
+
+
+def _check_digest(sha256: str) -> None:
+    if not _HEX64.match(sha256):
+        raise ValueError(f"not a sha256 digest: {sha256!r}")
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """Disk failures (EACCES, ENOSPC, EROFS, ENAMETOOLONG) become ``CacheWriteError``."""
     try:
-        doc = json.loads(path.read_bytes())
-        files = doc["files"]
-        return {str(name): ManifestEntry.from_dict(data) for name, data in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        yield
+    except OSError as exc:
+        raise CacheWriteError(path, exc.strerror or str(exc)) from None
 
 
 def _parents(directory: Path, file: str) -> list[Path]:
@@ -286,28 +663,5 @@ def _parents(directory: Path, file: str) -> list[Path]:
     return [directory.joinpath(*parts[: i + 1]) for i in range(len(parts))]
 
 
-_MAX_PLANS = 256
-
-
-class _LookupPlan:
-    """The paths one request's lookup stats, and the answer given for their last state."""
-
-    __slots__ = ("last", "paths")
-
-    def __init__(self, paths: tuple[str, ...]) -> None:
-        self.paths = paths
-        self.last: tuple[tuple[object, ...] | None, Located] | None = None
-
-    def signature(self) -> tuple[object, ...] | None:
-        """Identity of every watched path; None when a link is involved (never reused)."""
-        out: list[object] = []
-        for path in self.paths:
-            try:
-                st = os.lstat(path)
-            except OSError:
-                out.append(None)
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                return None
-            out.append((st.st_mode, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns))
-        return tuple(out)
+__all__ = ["BOOKKEEPING", "GRACE_S", "FileSystemCache", "KeyState", "fsync_directory",
+           "stamp_of", "write_atomically"]

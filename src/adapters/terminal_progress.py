@@ -52,6 +52,12 @@ class ProgressBarObserver(AcquisitionObserver):
         transfer.done += nbytes
         self._draw()
 
+    def file_restarted(self, cache_key: str, file: str) -> None:
+        transfer = self._active.get((cache_key, file))
+        if transfer is not None:
+            transfer.done = 0
+            self._draw(force=True)
+
     def file_finished(self, cache_key: str, file: str) -> None:
         transfer = self._active.pop((cache_key, file), None)
         self._clear()

@@ -13,6 +13,7 @@ The tree (all carry ``suggestions: tuple[str, ...]``)::
     ├── VocabMismatch             expected, actual, file
     ├── IntegrityError            file, expected, actual, check
     ├── CacheWriteError           path, reason
+    ├── CacheKeyConflict          cache_key, cached_repo, requested_repo
     ├── LockTimeout               lock_file, timeout_s, holder_pid
     └── NetworkError              url, status, server_message, request_id
         ├── RepositoryNotFound
@@ -99,6 +100,21 @@ class ConfigurationError(AcquisitionError):
         self.choices = tuple(choices)
 
 
+#: How many names a message lists before it says "and N more".
+LISTED_NAMES = 20
+
+
+def summarize_names(names: Sequence[str], limit: int = LISTED_NAMES) -> str:
+    """``a, b, c`` for a few names; the first ``limit`` and "and N more" for many.
+
+    A request of thousands of files would otherwise make a message of tens of kilobytes;
+    the complete list stays in the error's fields (``missing_files``).
+    """
+    shown = ", ".join(names[:limit])
+    rest = len(names) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
 class TokenizerNotFound(AcquisitionError):
     """The tokenizer is not (completely) in the place a strategy looked."""
 
@@ -109,19 +125,28 @@ class TokenizerNotFound(AcquisitionError):
         *,
         directory: Path | None = None,
         suggestions: Iterable[str] | None = None,
+        stale_files: Sequence[str] = (),
     ) -> None:
-        missing = ", ".join(missing_files)
+        stale = [name for name in missing_files if name in stale_files]
+        absent = [name for name in missing_files if name not in stale_files]
+        missing = summarize_names(absent)
         where = f" in {directory}" if directory else ""
         if suggestions is None:
             suggestions = (
-                (f"place {missing} in {directory}",) if directory else ()
+                (f"place {missing} in {directory}",) if directory and absent else ()
             ) + ("enable downloads (strategy 'network' or 'hybrid') when online",)
+        what = [f"missing {missing}"] if absent else []
+        if stale:
+            what.append(f"present but not verified {summarize_names(stale)}")
         super().__init__(
-            f"tokenizer {cache_key!r} not found{where}: missing {missing}",
+            f"tokenizer {cache_key!r} not found{where}: {'; '.join(what)}",
             suggestions=suggestions,
         )
         self.cache_key = cache_key
+        #: Every file the request still needs: absent ones and ``stale_files``.
         self.missing_files = tuple(missing_files)
+        #: Present but unusable: another revision, bytes not matching, not recorded.
+        self.stale_files = tuple(stale)
         self.directory = directory
 
 
@@ -250,6 +275,28 @@ class CacheWriteError(AcquisitionError):
         )
         self.path = path
         self.reason = reason
+
+
+class CacheKeyConflict(AcquisitionError):
+    """A cache key already holds another repo's tokenizer: one key, one repo.
+
+    Two repos sharing a key would replace each other's files on every acquisition, so
+    the second one is refused before anything is downloaded or published.
+    """
+
+    def __init__(self, cache_key: str, *, cached_repo: str, requested_repo: str) -> None:
+        super().__init__(
+            f"cache key {cache_key!r} holds {cached_repo!r}; refusing to put "
+            f"{requested_repo!r} there",
+            suggestions=(
+                f"give {requested_repo!r} a distinct cache_key (the default is "
+                f"{requested_repo.replace('/', '--')!r})",
+                f"or remove the cached one first: tokacq cache prune {cache_key}",
+            ),
+        )
+        self.cache_key = cache_key
+        self.cached_repo = cached_repo
+        self.requested_repo = requested_repo
 
 
 class LockTimeout(AcquisitionError):

@@ -8,7 +8,13 @@ from dataclasses import replace
 
 from ..ports.acquisition import TokenizerAcquisition
 from ..ports.events import AcquisitionObserver, AttemptEvent, NullObserver
-from .errors import AcquisitionError, AllStrategiesFailed, Attempt, VocabMismatch
+from .errors import (
+    AcquisitionError,
+    AllStrategiesFailed,
+    Attempt,
+    CacheKeyConflict,
+    VocabMismatch,
+)
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult, StrategyStatus
 
@@ -28,8 +34,9 @@ def status_of(strategy: TokenizerAcquisition) -> StrategyStatus:
 class HybridAcquisition(TokenizerAcquisition):
     """Tries each strategy in order; an unavailable one is skipped with its reason.
 
-    A ``VocabMismatch`` stops the walk: the files exist but are the wrong tokenizer, and
-    fetching them again from elsewhere would hide a configuration mistake.
+    A ``VocabMismatch`` or a ``CacheKeyConflict`` stops the walk: the files exist but are
+    the wrong tokenizer (or another repo's), and fetching them again from elsewhere would
+    hide a configuration mistake.
     """
 
     name = "hybrid"
@@ -86,7 +93,7 @@ class HybridAcquisition(TokenizerAcquisition):
             started = time.perf_counter()
             try:
                 result = await strategy.acquire(info)
-            except VocabMismatch:
+            except (VocabMismatch, CacheKeyConflict):
                 raise
             except AcquisitionError as error:
                 attempts.append(Attempt(strategy.name, error=error))

@@ -7,7 +7,7 @@ import time
 from ..ports.acquisition import TokenizerAcquisition
 from ..ports.source import TokenizerSource
 from .cache_policy import CacheDecision, Located, decide
-from .errors import TokenizerNotFound
+from .errors import CacheKeyConflict, TokenizerNotFound, summarize_names
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult
 from .vocab_check import VocabChecker
@@ -39,6 +39,30 @@ def result_from(
 def _manifest_commit(located: Located, info: TokenizerDownloadInfo) -> str | None:
     entry = located.manifest.get(info.primary)
     return entry.commit if entry else None
+
+
+def not_found(info: TokenizerDownloadInfo, located: Located, decision: CacheDecision,
+              source: TokenizerSource) -> TokenizerNotFound:
+    """A miss that tells absent files from present but unusable ones."""
+    suggestions = []
+    if decision.missing and located.managed:
+        # Files placed by hand in a published set are never served: they have no record.
+        suggestions.append(f"fetch {summarize_names(decision.missing)} online (the set at "
+                           f"{located.directory} was published by tokacq)")
+    elif decision.missing:
+        suggestions.append(source.placement_hint(info, located,
+                                                 summarize_names(decision.missing)))
+    if located.problem is not None:
+        suggestions.append(f"the cached set cannot be trusted ({located.problem}); "
+                           "fetch it again online")
+    elif decision.stale:
+        suggestions.append(
+            f"{summarize_names(decision.stale)} present but not verified for this request "
+            "(another revision, bytes not matching their record or sha256 pin, or not "
+            "recorded); fetch again online, or run 'tokacq cache verify'")
+    suggestions.append("enable downloads (strategy 'network' or 'hybrid') when online")
+    return TokenizerNotFound(info.cache_key, decision.needed, directory=located.directory,
+                             suggestions=suggestions, stale_files=decision.stale)
 
 
 class LocalAcquisition(TokenizerAcquisition):
@@ -83,16 +107,11 @@ class LocalAcquisition(TokenizerAcquisition):
         started = time.perf_counter()
         located = self._source.locate(info)
         decision = self._decide(info, located)
+        if decision.conflict is not None:
+            raise CacheKeyConflict(info.cache_key, cached_repo=decision.conflict,
+                                   requested_repo=info.repo)
         if not decision.hit:
-            suggestions = [f"place {', '.join(decision.needed)} in {located.directory}"]
-            if decision.stale:
-                suggestions.append(
-                    f"{', '.join(decision.stale)} present but not matching the manifest "
-                    "or sha256 pins; re-fetch or run 'tokacq cache verify'"
-                )
-            suggestions.append("enable downloads (strategy 'network' or 'hybrid') when online")
-            raise TokenizerNotFound(info.cache_key, decision.needed,
-                                    directory=located.directory, suggestions=suggestions)
+            raise not_found(info, located, decision, self._source)
         return await self.serve(info, located, started)
 
     async def serve(self, info: TokenizerDownloadInfo, located: Located,

@@ -1,20 +1,30 @@
-"""Downloading a tokenizer: cache first, then fetch, verify and publish each missing file.
+"""Downloading a tokenizer: cache first, then fetch, verify and publish the set at once.
 
-The strategy owns the decisions (what is missing, what each file must match, when a
-resumed file gets one more chance from zero); the transport behind ``RemoteFiles`` owns
-the wire (redirects, retries, ranges, the token).
+The strategy owns the decisions (what is missing, which commit the set is of, what each
+file must match, when a resumed file gets one more chance from zero); the transport
+behind ``RemoteFiles`` owns the wire (redirects, retries, ranges, the token); the cache
+behind ``TokenizerCache`` owns the layout (blobs, snapshots, the atomic swap).
+
+One commit per set (issue 9): a request pinned to a commit fetches every file at it; a
+revision name (a branch, a tag) is resolved once per acquisition: files are fetched by
+name concurrently (one round trip), the commit the primary file was answered from (its
+``X-Repo-Commit``) is the set's, and any file answered from another commit (the branch
+moved meanwhile) is fetched again at that commit. A file answered from another commit
+than the one asked for is an ``IntegrityError``, never part of a set. When the cache
+already holds part of the set, the rest is fetched at the cached set's commit.
 
 Many callers, many processes (issue 4):
 
-- a cache hit is a few stats and a manifest read: no request, no write, no lock, so it
-  works on a read-only cache;
+- a cache hit is a few stats: no request, no write, no lock, so it works on a read-only
+  cache;
 - a miss joins the single flight for the same (cache key, repo, revision, files, pins)
   in this event loop (``single_flight.py``), and that one flight takes the cache key's
   inter-process lock (``ports/lock.py``) around ``download_missing``, which re-reads the
-  cache: a process that waited for another finds the files published and fetches none;
-- disk work stays off the loop: the transport writes, hashes and fsyncs in threads, and
-  reserving a partial (listing, stats, adopting an orphan) and publication (rename,
-  directory fsync, manifest) run in threads here.
+  cache: a process that waited for another finds the set published and fetches none;
+- work survives kills: each verified file goes to the content store and the set's
+  journal at once, so the next run reuses it, and a lock file's pinned blobs are reused
+  without a request;
+- disk work stays off the loop (reserving partials, storing blobs, publishing).
 """
 
 from __future__ import annotations
@@ -23,8 +33,8 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..ports.acquisition import TokenizerAcquisition
@@ -33,11 +43,11 @@ from ..ports.events import AcquisitionObserver, NullObserver
 from ..ports.lock import CacheKeyLock, NoLock
 from ..ports.progress import ProgressListener
 from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
-from .cache_policy import decide
-from .errors import IntegrityError, OfflineModeError
+from .cache_policy import Located, decide
+from .errors import CacheKeyConflict, IntegrityError, OfflineModeError, TokenizerNotFound
 from .hub_protocol import resolve_url
 from .local import LocalAcquisition
-from .manifest import ManifestEntry
+from .manifest import ManifestEntry, Snapshot
 from .options import DEFAULT_LOCK_TIMEOUT, NetworkOptions
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionResult
@@ -53,17 +63,28 @@ def staging_tag(info: TokenizerDownloadInfo) -> str:
 
 @dataclass(frozen=True)
 class DownloadReport:
-    """What ``download_missing`` did: files published, bytes received, commits seen."""
+    """What ``download_missing`` did: files fetched, bytes received, the set's commit, and
+    the set as published (or found already published)."""
 
     files: tuple[str, ...] = ()
     bytes_received: int = 0
     commit: str | None = None
+    located: Located | None = field(default=None, compare=False)
 
 
 def flight_key(info: TokenizerDownloadInfo) -> tuple[object, ...]:
     """What makes two requests the same download (vocab checks stay per caller)."""
     pins = tuple(sorted(info.sha256.items())) if info.sha256 else ()
     return (info.cache_key, info.repo, info.revision, tuple(info.files), pins)
+
+
+@dataclass(frozen=True)
+class _Got:
+    """One file verified and stored: its record (``commit`` as the server said), the
+    bytes that crossed the network for it."""
+
+    entry: ManifestEntry
+    received: int = 0
 
 
 class _ObserverProgress(TransferProgress):
@@ -78,6 +99,9 @@ class _ObserverProgress(TransferProgress):
 
     def advanced(self, nbytes: int) -> None:
         self._observer.file_advanced(self._key, self._file, nbytes)
+
+    def restarted(self) -> None:
+        self._observer.file_restarted(self._key, self._file)
 
 
 class NetworkStrategy(TokenizerAcquisition):
@@ -130,7 +154,7 @@ class NetworkStrategy(TokenizerAcquisition):
 
     def requirements(self) -> list[str]:
         out = [f"network access to {self._options.endpoint}",
-               f"a writable cache at {self._cache.description}"]
+               f"write access to {self._cache.description}"]
         if self._options.offline_source is not None:
             out.insert(0, f"unset {self._options.offline_source} to allow downloads")
         return out
@@ -139,15 +163,33 @@ class NetworkStrategy(TokenizerAcquisition):
         started = time.perf_counter()
         if self._options.offline_source is not None:
             raise OfflineModeError(self.name, source=self._options.offline_source)
-        located = self._cache.locate(info)
-        if decide(info, located).hit:  # one lookup: the hot path of a service
-            return await self._local.serve(info, located, started)
-        shared = await self._flights.run(flight_key(info), lambda: self._download(info))
-        # Bytes count once, for the caller that started the download (metrics add them up).
-        report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
-        served = await self._local.serve(info, self._cache.locate(info), started)
-        return replace(served, from_cache=False, bytes_downloaded=report.bytes_received,
-                       commit=served.commit or report.commit)
+        for _ in range(_SERVE_ATTEMPTS):
+            located = self._cache.locate(info)
+            decision = decide(info, located)
+            if decision.conflict is not None:
+                raise _conflict(info, decision.conflict)
+            if decision.hit:  # one lookup: the hot path of a service
+                try:
+                    return await self._local.serve(info, located, started)
+                except FileNotFoundError:
+                    continue  # removed under us (a prune): look again
+            shared = await self._flights.run(flight_key(info), lambda: self._download(info))
+            # Bytes count once, for the caller that started the download (metrics add them).
+            report = shared.value if shared.leader else replace(shared.value, bytes_received=0)
+            published = report.located or self._cache.locate(info)
+            if not decide(info, published).hit or not _still_there(published, info):
+                continue  # pruned between publication and now: acquire again
+            try:
+                served = await self._local.serve(info, published, started)
+            except FileNotFoundError:
+                continue
+            return replace(served, from_cache=not report.files,
+                           bytes_downloaded=report.bytes_received,
+                           commit=served.commit or report.commit)
+        raise TokenizerNotFound(
+            info.cache_key, info.files, directory=self._cache.directory(info.cache_key),
+            suggestions=["the set was removed while being acquired (a concurrent "
+                         "'tokacq cache prune'?); retry"])
 
     async def _download(self, info: TokenizerDownloadInfo) -> DownloadReport:
         """One flight: the cache key's lock around the download; never on a hit.
@@ -160,62 +202,129 @@ class NetworkStrategy(TokenizerAcquisition):
             return await self._download_missing(info)
 
     async def download_missing(self, info: TokenizerDownloadInfo) -> DownloadReport:
-        """Fetch, verify and publish the request's missing or stale files.
+        """Fetch, verify and publish the request's set unless the cache holds it.
 
         The seam for coordination: single-flight per request and a cross-process lock per
         cache key wrap this call. It re-reads the cache first, so a caller that waited for
-        another one's download finds the files published and fetches nothing.
+        another one's download finds the set published and fetches nothing.
         """
         await asyncio.to_thread(self._cache.ensure_writable)
         return await self._download_missing(info)
 
     async def _download_missing(self, info: TokenizerDownloadInfo) -> DownloadReport:
-        needed = decide(info, self._cache.locate(info)).needed
-        if not needed:
-            return DownloadReport()
-        fetched = await self._fetch_all(info, needed)
-        commits = [f.commit for f in fetched if f.commit]
-        return DownloadReport(files=tuple(needed),
-                              bytes_received=sum(f.received for f in fetched),
-                              commit=commits[0] if commits else None)
+        located = await asyncio.to_thread(self._cache.locate, info)
+        decision = decide(info, located)
+        if decision.conflict is not None:
+            raise _conflict(info, decision.conflict)
+        if decision.hit:
+            return DownloadReport(located=located, commit=located.commit)
+        await asyncio.to_thread(self._cache.check_publishable, info.cache_key)
+        # Files of the current set that stay valid: kept, and the rest fetched at its commit.
+        commit = info.revision if info.is_pinned_commit else None
+        carried: dict[str, ManifestEntry] = {}
+        if located.managed and located.commit and decision.usable:
+            commit = located.commit
+            carried = await self._carry(located, decision.needed)
+        tag = staging_tag(info)
+        got = await self._reuse(info, tag, decision.needed, commit)
+        fetch = [name for name in decision.needed if name not in got]
+        got.update(await self._fetch_all(info, tag, fetch, commit, got))
+        commit = commit or _first_commit(info, got)
+        if commit is not None:
+            moved = [n for n in info.files if n in got and got[n].entry.commit != commit]
+            if moved:
+                # The branch moved while the set was fetched: those files again, at `commit`.
+                got.update(await self._fetch_all(info, tag, moved, commit, got))
+        snapshot = Snapshot(
+            cache_key=info.cache_key, repo=info.repo, revision=info.revision, commit=commit,
+            files={**carried, **{n: g.entry for n, g in got.items()}},
+            created_at=time.time())
+        published = await asyncio.shield(asyncio.to_thread(self._cache.publish, snapshot, tag))
+        return DownloadReport(files=tuple(fetch), commit=commit, located=published,
+                              bytes_received=sum(g.received for g in got.values()))
 
-    async def _fetch_all(self, info: TokenizerDownloadInfo, files: Sequence[str]
-                         ) -> list[Fetched]:
-        """Each file is placed as soon as it is verified; the manifest is written once,
-        for all of them, at the end (also when a sibling failed)."""
+    async def _carry(self, located: Located, needed: Sequence[str]
+                     ) -> dict[str, ManifestEntry]:
+        """The current set's other files, for the new set at the same commit: only those
+        whose stored blob still hashes to its record (a new set records them as verified)."""
+        out: dict[str, ManifestEntry] = {}
+        for name, entry in located.manifest.items():
+            if name in needed or entry.sha256 is None:
+                continue
+            if await asyncio.to_thread(self._cache.existing_blob, entry.sha256) is not None:
+                out[name] = replace(entry, stamp=None)
+        return out
+
+    async def _reuse(self, info: TokenizerDownloadInfo, tag: str, needed: Sequence[str],
+                     commit: str | None) -> dict[str, _Got]:
+        """Files already verified: an interrupted run's (its journal), or a lock file's
+        pinned blobs when the commit is pinned too. Each blob is hashed again first."""
+        journal = await asyncio.to_thread(self._cache.pending, info.cache_key, tag)
+        known: dict[str, ManifestEntry] = {}
+        if journal is not None and journal.repo == info.repo \
+                and journal.revision == info.revision:
+            known = {n: e for n, e in journal.files.items()
+                     if n in needed and (commit is None or e.commit == commit)}
+        if info.is_pinned_commit and info.sha256:
+            for name in needed:
+                pin = info.sha256.get(name)
+                if pin is not None and name not in known:
+                    known[name] = ManifestEntry(size=-1, sha256=pin, commit=info.revision,
+                                                revision=info.revision, repo=info.repo,
+                                                source="content store (pinned)")
+        out: dict[str, _Got] = {}
+        for name, entry in known.items():
+            pin = info.sha256.get(name) if info.sha256 else None
+            if entry.sha256 is None or (pin is not None and entry.sha256 != pin):
+                continue
+            blob = await asyncio.to_thread(self._cache.existing_blob, entry.sha256)
+            if blob is None:
+                continue
+            size = (await asyncio.to_thread(blob.stat)).st_size
+            out[name] = _Got(replace(entry, size=size))
+        return out
+
+    async def _fetch_all(self, info: TokenizerDownloadInfo, tag: str, files: Sequence[str],
+                         commit: str | None, got: Mapping[str, _Got]) -> dict[str, _Got]:
+        """Fetch, verify and store ``files`` concurrently (bounded); each stored one joins
+        the journal at once, also when a sibling fails."""
+        if not files:
+            return {}
         gate = asyncio.Semaphore(self._options.max_concurrent_files)
-        placed: dict[str, ManifestEntry] = {}
+        done: dict[str, _Got] = {}
+        recorded: dict[str, ManifestEntry] = {}
+        journal = asyncio.Lock()
 
-        async def bounded(file: str) -> Fetched:
+        async def record(file: str, entry: ManifestEntry) -> None:
+            # Before the blob's rename: a kill after that rename finds the file in the
+            # journal (an entry whose blob is absent is skipped by ``_reuse``).
+            async with journal:
+                recorded[file] = entry
+                entries = {**{n: g.entry for n, g in got.items()}, **recorded}
+                with contextlib.suppress(Exception):  # losing it only costs a download
+                    await asyncio.to_thread(self._cache.remember, info.cache_key, tag,
+                                            _journal(info, entries))
+
+        async def bounded(file: str) -> None:
             async with gate:
-                return await self._fetch_one(info, file, placed)
+                done[file] = await self._fetch_one(info, tag, file, commit, record)
 
         tasks = [asyncio.create_task(bounded(file)) for file in files]
         try:
-            fetched = list(await asyncio.gather(*tasks))
+            await asyncio.gather(*tasks)
         except BaseException:
             # The first failure decides; the others stop (their partials stay resumable).
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):  # the first failure stays the error
-                await self._record(info, placed)
             raise
-        await self._record(info, placed)
-        return fetched
+        return done
 
-    async def _record(self, info: TokenizerDownloadInfo,
-                      placed: dict[str, ManifestEntry]) -> None:
-        if placed:
-            # One manifest rewrite (write, fsync, rename, directory fsync): not on the loop.
-            await asyncio.shield(asyncio.to_thread(
-                self._cache.record_many, info.cache_key, dict(placed)))
-
-    async def _fetch_one(self, info: TokenizerDownloadInfo, file: str,
-                         placed: dict[str, ManifestEntry]) -> Fetched:
+    async def _fetch_one(self, info: TokenizerDownloadInfo, tag: str, file: str,
+                         commit: str | None, record: _Record | None = None) -> _Got:
         staged = await self._reserve(info, file)
         try:
-            return await self._fetch_into(info, file, staged, placed)
+            return await self._fetch_into(info, file, staged, commit, record)
         finally:
             # Submitted to the thread pool before this task can be interrupted again.
             await asyncio.to_thread(self._cache.release_staging, staged)
@@ -240,55 +349,93 @@ class NetworkStrategy(TokenizerAcquisition):
                 None, self._cache.release_staging, reserving.result())
 
     async def _fetch_into(self, info: TokenizerDownloadInfo, file: str, staged: Path,
-                          placed: dict[str, ManifestEntry]) -> Fetched:
+                          commit: str | None, record: _Record | None = None) -> _Got:
+        revision = commit or info.revision
+        pin = info.sha256.get(file) if info.sha256 else None
         remote = RemoteFile(
-            url=resolve_url(self._options.endpoint, info.repo, info.revision, file),
+            url=resolve_url(self._options.endpoint, info.repo, revision, file),
             file=file,
             staged=staged,
             repo=info.repo,
-            revision=info.revision,
+            revision=revision,
             max_bytes=self._options.max_file_bytes,
+            sha256=pin,
         )
-        pin = info.sha256.get(file) if info.sha256 else None
         progress = _ObserverProgress(self._observer, info.cache_key, file)
         fetched = await self._remote.download(remote, progress=progress)
-        failure = _check(file, fetched, pin)
+        failure = _check(file, fetched, pin, commit)
         received = fetched.received
         if failure is not None and fetched.resumed:
             # Mirrors may ignore If-Range: the kept prefix may belong to another version.
             fetched = await self._remote.download(remote, resume=False, progress=progress)
             received += fetched.received
-            failure = _check(file, fetched, pin)
+            failure = _check(file, fetched, pin, commit)
         if failure is not None:
             await asyncio.to_thread(self._remote.discard, remote.staged)
             raise failure
         entry = ManifestEntry(
             size=fetched.size, sha256=fetched.sha256, etag=fetched.etag,
-            commit=fetched.commit, revision=info.revision, repo=info.repo,
+            commit=fetched.commit or commit, revision=info.revision, repo=info.repo,
             source=remote.url, fetched_at=time.time(),
         )
-        # Counted as placed before the rename runs: a cancellation meanwhile does not stop
-        # the thread, and an entry whose file is missing is simply never looked up.
-        placed[file] = entry
-        try:
-            # A rename and a directory fsync: not on the loop.
-            await asyncio.to_thread(self._cache.place, info.cache_key, file, fetched.path,
-                                    entry)
-        except Exception:
-            placed.pop(file, None)
-            raise
+        if record is not None:  # journaled first: a kill after the rename loses nothing
+            await asyncio.shield(record(file, entry))
+        # A rename into the content store, then the partial's leftovers: not on the loop.
+        await asyncio.shield(asyncio.to_thread(self._cache.store_blob, fetched.path,
+                                               fetched.sha256))
+        await asyncio.to_thread(self._remote.discard, remote.staged)
         self._observer.file_finished(info.cache_key, file)
-        return _with_received(fetched, received)
+        return _Got(entry, received)
 
     async def aclose(self) -> None:
         await self._remote.aclose()
 
 
-def _check(file: str, fetched: Fetched, pin: str | None) -> IntegrityError | None:
+#: A set removed between its publication (or lookup) and serving it is acquired again
+#: this many times in all before ``TokenizerNotFound``.
+_SERVE_ATTEMPTS = 3
+
+
+#: Journals a verified file before its blob is renamed into the content store.
+_Record = Callable[[str, ManifestEntry], Awaitable[None]]
+
+
+def _check(file: str, fetched: Fetched, pin: str | None, commit: str | None
+           ) -> IntegrityError | None:
+    if commit is not None and fetched.commit is not None and fetched.commit != commit:
+        return IntegrityError(file, expected=f"commit {commit}",
+                              actual=f"commit {fetched.commit}", check="commit")
     expected = expected_for(fetched.etag, fetched.announced_size, pin)
     digests = Digests(size=fetched.size, sha256=fetched.sha256, git_sha1=fetched.git_sha1)
     return verify(file, expected, digests)
 
 
-def _with_received(fetched: Fetched, received: int) -> Fetched:
-    return replace(fetched, received=received)
+def _first_commit(info: TokenizerDownloadInfo, got: Mapping[str, _Got]) -> str | None:
+    """The set's commit when the request named a branch or tag: the primary file's, else
+    the first file's (in request order) that the server named one for."""
+    for name in (info.primary, *info.files):
+        if name in got and got[name].entry.commit:
+            return got[name].entry.commit
+    return None
+
+
+def _journal(info: TokenizerDownloadInfo, entries: Mapping[str, ManifestEntry]) -> Snapshot:
+    return Snapshot(cache_key=info.cache_key, repo=info.repo, revision=info.revision,
+                    commit=None, files=dict(entries), created_at=time.time())
+
+
+def _conflict(info: TokenizerDownloadInfo, cached_repo: str) -> CacheKeyConflict:
+    return CacheKeyConflict(info.cache_key, cached_repo=cached_repo, requested_repo=info.repo)
+
+
+def _still_there(located: Located, info: TokenizerDownloadInfo) -> bool:
+    """Every file of a just-published set still exists (one stat each)."""
+    for name in info.files:
+        facts = located.found.get(name)
+        if facts is None:
+            return False
+        try:
+            facts.path.stat()
+        except OSError:
+            return False
+    return True

@@ -39,6 +39,13 @@ class FanOutObserver(AcquisitionObserver):
             except Exception:
                 continue
 
+    def file_restarted(self, cache_key: str, file: str) -> None:
+        for observer in self.observers:
+            try:
+                observer.file_restarted(cache_key, file)
+            except Exception:
+                continue
+
     def file_finished(self, cache_key: str, file: str) -> None:
         for observer in self.observers:
             try:

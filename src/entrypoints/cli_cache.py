@@ -1,20 +1,33 @@
 """``tokacq cache list | verify | prune | path``: look after the cache without the network.
 
 None of these commands builds a strategy, so none of them imports aiohttp.
+
+- A ``cache_dir`` that is a regular file, or a cache (or its ``.tokacq``) that cannot be
+  read, is ``CacheWriteError`` (exit 8) for every command, never an empty listing.
+- ``verify`` exits 6 when a file is corrupt, missing or unreadable; files it has nothing
+  to verify against (placed by hand, not in the manifest) are listed as ``unverified``
+  and do not fail it.
+- ``prune`` removes only what the tool manages; a directory placed by hand only with
+  ``--include-unmanaged``. ``--all`` asks on a terminal and needs ``--yes`` otherwise
+  (``ConfigurationError``, exit 2, nothing removed); ``--dry-run`` prints every path it
+  would remove and removes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.terminal_progress import human_size
-from .cli_support import load, note, print_json
+from ..domain.errors import ConfigurationError
+from .cli_support import load, note, print_json, safe
 from .exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from ..adapters.cache_inventory import CacheInventory
+    from ..adapters.cache_inventory import CachedTokenizer, CacheInventory, PruneReport
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -22,24 +35,41 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                                 description="Maintain the cache (no network access).")
     actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    listing = actions.add_parser("list", parents=[common], help="keys, files, sizes, origins")
+    listing = actions.add_parser(
+        "list", parents=[common], help="keys, files, sizes, origins",
+        description="Every key: managed (fetched by tokacq) or placed by hand, repo, "
+                    "revision, commit, size and problems; with KEY, each file with its size "
+                    "and sha256.")
+    listing.add_argument("key", nargs="?", help="only this cache key, file by file")
     listing.set_defaults(handler=run_list)
 
     verify = actions.add_parser(
         "verify", parents=[common], help="re-hash files against the manifest",
-        description="Re-hash every recorded file against the manifest's sha256 and size; "
-                    f"exit {int(ExitCode.INTEGRITY)} naming each corrupt or missing file.")
+        description="Re-hash every file of every managed key against its manifest's sha256 "
+                    f"and size; exit {int(ExitCode.INTEGRITY)} naming each corrupt, missing "
+                    "or unreadable file. Files with nothing to verify against (placed by "
+                    "hand, not in the manifest) are listed as unverified and do not fail.")
     verify.add_argument("key", nargs="?", help="only this cache key (default: all)")
     verify.set_defaults(handler=run_verify)
 
-    prune = actions.add_parser("prune", parents=[common], help="remove cached tokenizers",
-                               description="Remove one key, every key, or only interrupted "
-                                           "downloads. Waits for a download holding the key.")
+    prune = actions.add_parser(
+        "prune", parents=[common], help="remove cached tokenizers",
+        description="Remove one key, every key, or only leftovers. Removes only what tokacq "
+                    "manages: a directory placed by hand only with --include-unmanaged. "
+                    "Waits for a download holding a key.")
     which = prune.add_mutually_exclusive_group(required=True)
     which.add_argument("key", nargs="?", help="the cache key to remove")
-    which.add_argument("--all", action="store_true", help="remove every cached tokenizer")
+    which.add_argument("--all", action="store_true",
+                       help="remove every managed key (asks first; --yes when not on a terminal)")
     which.add_argument("--partials", action="store_true",
-                       help="remove only interrupted downloads (.tokacq/partials)")
+                       help="remove only leftovers: interrupted downloads, temporary files, "
+                            "superseded snapshots, unused blobs")
+    prune.add_argument("--include-unmanaged", action="store_true",
+                       help="also delete directories placed by hand (with KEY or --all)")
+    prune.add_argument("-n", "--dry-run", action="store_true",
+                       help="print what would be removed; remove nothing")
+    prune.add_argument("-y", "--yes", action="store_true",
+                       help="do not ask before --all")
     prune.set_defaults(handler=run_prune)
 
     path = actions.add_parser("path", parents=[common], help="print a key's directory")
@@ -57,27 +87,64 @@ def _inventory(args: argparse.Namespace) -> CacheInventory:
 
 def run_list(args: argparse.Namespace) -> int:
     inventory = _inventory(args)
-    entries = inventory.list()
+    if args.key is not None:
+        entries = [inventory.describe(inventory.require(args.key))]
+    else:
+        entries = inventory.list()
     if args.json:
         print_json({"cache_dir": str(inventory.cache.root),
                     "keys": [e.to_dict() for e in entries]})
-        return 0
+        return ExitCode.OK
     if not entries:
-        note(args, f"the cache at {inventory.cache.root} is empty")
-        return 0
-    rows = [(e.key, str(len(e.files)), human_size(e.size), ", ".join(e.repos) or "-",
-             ", ".join(c[:12] for c in e.commits) or "-", _when(e.fetched_at)) for e in entries]
-    header = ("KEY", "FILES", "SIZE", "REPO", "COMMIT", "FETCHED")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
+        note(args, safe(f"the cache at {inventory.cache.root} is empty"))
+        return ExitCode.OK
+    if args.key is not None:
+        _print_key(entries[0])
+        return ExitCode.OK
+    rows = [(e.key, _KINDS.get(e.kind, e.kind), str(len(e.files)), human_size(e.size),
+             e.repo or "-", e.revision or "-", (e.commit or "-")[:12],
+             _when(e.created_at or e.fetched_at)) for e in entries]
+    _table(("KEY", "KIND", "FILES", "SIZE", "REPO", "REVISION", "COMMIT", "FETCHED"), rows)
+    for entry in entries:
+        for problem in entry.problems:
+            print(safe(f"problem: {entry.key}: {problem}", keep_newlines=False))
+    return ExitCode.OK
+
+
+_KINDS = {"managed": "managed", "unmanaged": "by hand", "leftover": "leftover"}
+
+
+def _print_key(entry: CachedTokenizer) -> None:
+    facts = [("key", entry.key), ("kind", _KINDS.get(entry.kind, entry.kind)),
+             ("directory", str(entry.directory)), ("repo", entry.repo or "-"),
+             ("revision", entry.revision or "-"), ("commit", entry.commit or "-"),
+             ("created", _when(entry.created_at)), ("size", human_size(entry.size))]
+    for name, value in facts:
+        print(safe(f"{name + ':':<11}{value}", keep_newlines=False))
+    for problem in entry.problems:
+        print(safe(f"problem:   {problem}", keep_newlines=False))
+    rows = [(f.name, "-" if f.size is None else str(f.size),
+             (f.entry.sha256 or "-") if f.entry else "not in the manifest",
+             _when(f.entry.fetched_at if f.entry else None)) for f in entry.files]
+    if rows:
+        print()
+        _table(("FILE", "SIZE", "SHA256", "FETCHED"), rows)
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    cells = [tuple(safe(c, keep_newlines=False) for c in row) for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for row in cells:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0
 
 
 def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    except (OverflowError, OSError, ValueError):  # a manifest's far-off time
+        return repr(timestamp)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -89,31 +156,76 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         for check in verdict.checks:
             detail = f": {check.detail}" if check.detail else ""
-            print(f"{check.status.upper() if check.failed else check.status:<10} "
-                  f"{check.key}/{check.file}{detail}")
-        problems = len(verdict.problems)
-        note(args, f"{len(verdict.checks)} files checked, {problems} corrupt or missing"
+            status = check.status.upper() if check.failed else check.status
+            print(safe(f"{status:<10} {check.key}/{check.file}{detail}", keep_newlines=False))
+        problems, unverified = len(verdict.problems), len(verdict.unverified)
+        note(args, f"{len(verdict.checks)} files checked, {problems} corrupt, missing or "
+             f"unreadable, {unverified} unverified (nothing to verify against; not a failure)"
              + ("; re-fetch them (tokacq cache prune KEY, then tokacq fetch)"
                 if problems else ""))
     return ExitCode.OK if verdict.ok else ExitCode.INTEGRITY
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    if args.partials and args.include_unmanaged:
+        raise ConfigurationError("--include-unmanaged does not apply to --partials",
+                                 key="include_unmanaged", value=True,
+                                 suggestions=("name the KEY, or use --all",))
+    if args.all and not args.dry_run and not args.yes and not _confirmed(args):
+        raise ConfigurationError(
+            "prune --all removes every managed tokenizer and was not confirmed; nothing "
+            "was removed", key="yes", value=False,
+            suggestions=("pass --yes (-y) to confirm, or --dry-run to see what would go",))
     inventory = _inventory(args)
     if args.all:
-        report = inventory.prune_all()
+        report = inventory.prune_all(include_unmanaged=args.include_unmanaged,
+                                     dry_run=args.dry_run)
     elif args.partials:
-        report = inventory.prune_partials()
+        report = inventory.prune_partials(dry_run=args.dry_run)
     else:
-        report = inventory.prune(args.key)
+        report = inventory.prune(args.key, include_unmanaged=args.include_unmanaged,
+                                 dry_run=args.dry_run)
     if args.json:
         print_json({"cache_dir": str(inventory.cache.root), **report.to_dict()})
     else:
-        for key in report.keys:
-            print(f"removed {key}")
-        note(args, f"removed {len(report.keys)} keys ({human_size(report.bytes_freed)}) and "
-             f"{report.partials} partial downloads from {inventory.cache.root}")
-    return 0
+        _print_prune(args, inventory, report)
+    return ExitCode.OK
+
+
+def _confirmed(args: argparse.Namespace) -> bool:
+    """Ask on a terminal; never read a pipe (a script must say --yes)."""
+    if not sys.stdin.isatty():
+        return False
+    inventory = _inventory(args)
+    plan = inventory.prune_all(include_unmanaged=args.include_unmanaged, dry_run=True)
+    keys = plan.keys + plan.unmanaged
+    print(safe(f"this removes {len(keys)} keys ({', '.join(keys) or 'none'}) and "
+               f"{plan.partials} leftover files from {inventory.cache.root}, freeing "
+               f"{human_size(plan.bytes_freed)}"
+               + (f"; keeps {len(plan.kept)} placed by hand" if plan.kept else ""),
+               keep_newlines=False), file=sys.stderr)
+    print("remove them? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _print_prune(args: argparse.Namespace, inventory: CacheInventory,
+                 report: PruneReport) -> None:
+    verb = "would remove" if report.dry_run else "removed"
+    if report.dry_run:
+        for path in report.paths:
+            print(safe(f"would remove {path}", keep_newlines=False))
+    for key in report.keys:
+        print(safe(f"{verb} {key}", keep_newlines=False))
+    for key in report.unmanaged:
+        print(safe(f"{verb} {key} (placed by hand: the directory and everything in it)",
+                   keep_newlines=False))
+    for key in report.kept:
+        print(safe(f"kept {key} (placed by hand; --include-unmanaged removes it)",
+                   keep_newlines=False))
+    note(args, safe(f"{verb} {len(report.keys) + len(report.unmanaged)} keys, "
+                    f"{report.snapshots} snapshots, {report.partials} leftover files and "
+                    f"{report.blobs} blobs ({human_size(report.bytes_freed)}) from "
+                    f"{inventory.cache.root}", keep_newlines=False))
 
 
 def run_path(args: argparse.Namespace) -> int:
@@ -123,5 +235,5 @@ def run_path(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"key": key, "path": str(directory)})
     else:
-        print(directory)
-    return 0
+        print(safe(str(directory), keep_newlines=False))
+    return ExitCode.OK

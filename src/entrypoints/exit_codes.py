@@ -7,7 +7,8 @@ code  name          when
 1     INTERNAL      an unexpected error (a bug: rerun with ``--debug`` and report it)
 2     USAGE         bad arguments, configuration or lock file (``ConfigurationError``,
                     ``InvalidRequest``), or a strategy this build or setting cannot
-                    run (``AcquisitionUnavailable``, ``OfflineModeError``)
+                    run (``AcquisitionUnavailable``, ``OfflineModeError``), or a cache
+                    key that holds another repo (``CacheKeyConflict``)
 3     NOT_FOUND     repo, revision or file unknown to the Hub, cache miss
                     (``TokenizerNotFound``), unknown cache key, or
                     ``AllStrategiesFailed`` whose failures are all "not found"
@@ -19,6 +20,9 @@ code  name          when
 7     LOCK_TIMEOUT  another process held the cache key's lock too long (``LockTimeout``)
 8     CACHE_WRITE   the cache cannot be written (``CacheWriteError``)
 130   INTERRUPTED   Ctrl-C
+141   BROKEN_PIPE   stdout's reader went away (``tokacq cache list | head -1``): the
+                    command stops quietly, with the status a shell gives other tools
+                    killed by SIGPIPE (128 + 13)
 ====  ============  ===============================================================
 
 ``AllStrategiesFailed`` takes the code of its first failure that is not "not found"
@@ -35,6 +39,7 @@ from ..domain.errors import (
     AcquisitionUnavailable,
     AllStrategiesFailed,
     AuthenticationFailed,
+    CacheKeyConflict,
     CacheWriteError,
     ConfigurationError,
     EntryNotFound,
@@ -61,6 +66,7 @@ class ExitCode(IntEnum):
     LOCK_TIMEOUT = 7
     CACHE_WRITE = 8
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 _BY_TYPE: tuple[tuple[type[AcquisitionError], ExitCode], ...] = (
@@ -74,6 +80,7 @@ _BY_TYPE: tuple[tuple[type[AcquisitionError], ExitCode], ...] = (
     (VocabMismatch, ExitCode.INTEGRITY),
     (LockTimeout, ExitCode.LOCK_TIMEOUT),
     (CacheWriteError, ExitCode.CACHE_WRITE),
+    (CacheKeyConflict, ExitCode.USAGE),
     (ConfigurationError, ExitCode.USAGE),
     (InvalidRequest, ExitCode.USAGE),
     (AcquisitionUnavailable, ExitCode.USAGE),

@@ -20,5 +20,9 @@ class ProgressListener(ABC):  # noqa: B024 - every hook is optional
     def file_advanced(self, cache_key: str, file: str, nbytes: int) -> None:  # noqa: B027
         """``nbytes`` more bytes of ``file`` arrived."""
 
+    def file_restarted(self, cache_key: str, file: str) -> None:  # noqa: B027
+        """``file`` is being fetched again from byte 0: what advanced so far no longer
+        counts (a server ignored ``Range``, a partial was discarded)."""
+
     def file_finished(self, cache_key: str, file: str) -> None:  # noqa: B027
         """``file`` was verified and published."""

@@ -13,6 +13,7 @@ import pytest
 
 from e2e.conftest import KEY, REPO, TOKACQ, Cli
 from support.seeding import MINILM as MINILM_DIR
+from support.seeding import current_snapshot
 from tokenizer_acquisition.domain.lockfile import LockFile
 
 pytestmark = pytest.mark.timeout(60)
@@ -59,12 +60,15 @@ def test_fetch_downloads_then_serves_from_cache(online: Cli, hub: Any) -> None:
     run = online("fetch", REPO, "--expected-vocab", "30522")
     assert run.code == 0, run.err
     path = Path(run.out.strip())
-    assert path == online.cache / KEY / "tokenizer.json"
+    # The printed path is in the snapshot the key links to; the key shows the same files.
+    assert path == current_snapshot(online.cache, KEY) / "tokenizer.json"
     assert sha256(path) == sha256(MINILM_DIR / "tokenizer.json")
+    assert sha256(online.cache / KEY / "tokenizer.json") == sha256(path)
     assert (online.cache / KEY / "tokenizer_config.json").is_file()
     seen = len(hub.requests)
     again = online("fetch", REPO, "--json", module=True).json()
     assert again["from_cache"] is True and again["strategy"] == "cache-only"
+    assert Path(again["path"]) == path
     assert again["commit"] == hub.commit_for(REPO)
     assert again["cache_key"] == KEY and set(again["files"]) == {"tokenizer.json",
                                                                   "tokenizer_config.json"}
@@ -195,7 +199,8 @@ def test_cache_list_path_verify_prune(online: Cli) -> None:
     assert online("fetch", REPO).code == 0
     listed = online("cache", "list", "--json").json()
     (entry,) = listed["keys"]
-    assert entry["key"] == KEY and entry["repos"] == [REPO] and len(entry["commits"]) == 1
+    assert entry["key"] == KEY and entry["repo"] == REPO and len(entry["commit"]) == 40
+    assert entry["managed"] is True and entry["problems"] == []
     assert {f["file"] for f in entry["files"]} == {"tokenizer.json", "tokenizer_config.json"}
     assert KEY in online("cache", "list").out
     path = online("cache", "path", KEY)
@@ -233,7 +238,7 @@ def test_cache_prune_partials_and_all(online: Cli) -> None:
     partial.write_bytes(b"half")
     assert online("cache", "prune", "--partials", "--json").json()["partials"] == 1
     assert not partial.exists() and (online.cache / KEY / "tokenizer.json").exists()
-    assert online("cache", "prune", "--all", "--json").json()["keys"] == [KEY]
+    assert online("cache", "prune", "--all", "--yes", "--json").json()["keys"] == [KEY]
     assert not (online.cache / KEY).exists()
     assert online("cache", "prune").code == 2
 

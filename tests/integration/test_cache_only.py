@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from support.sandbox import run_read_only
-from support.seeding import seed
+from support.seeding import seed, seed_snapshot
 from tokenizer_acquisition import (
     CacheOnlyAcquisition,
     IntegrityError,
@@ -20,7 +20,6 @@ from tokenizer_acquisition import (
     VocabMismatch,
 )
 from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
-from tokenizer_acquisition.domain.manifest import ManifestEntry
 
 pytestmark = pytest.mark.cache_only
 
@@ -94,27 +93,33 @@ async def test_vocab_is_checked_on_every_acquisition(cache_dir: Path, minilm_dir
 
 async def test_manifest_size_mismatch_is_not_a_hit(cache_dir: Path, minilm_dir: Path) -> None:
     """A file truncated after publication is not served."""
-    seed(cache_dir, "minilm", minilm_dir, ("vocab.txt",))
-    cache = FileSystemCache(cache_dir)
+    seed_snapshot(cache_dir, "minilm", minilm_dir, ("vocab.txt",))
     size = (minilm_dir / "vocab.txt").stat().st_size
-    cache.record("minilm", "vocab.txt", ManifestEntry(size=size, repo=minilm().repo))
     info = minilm(files=("vocab.txt",))
     assert (await CacheOnlyAcquisition(cache_dir).acquire(info)).from_cache
     with (cache_dir / "minilm" / "vocab.txt").open("r+b") as handle:
         handle.truncate(size // 2)
     with pytest.raises(TokenizerNotFound) as err:
         await CacheOnlyAcquisition(cache_dir).acquire(info)
-    assert any("vocab.txt present but not matching" in s for s in err.value.suggestions)
+    assert err.value.stale_files == ("vocab.txt",)
+    assert any("vocab.txt present but not verified" in s for s in err.value.suggestions)
 
 
-async def test_bookkeeping_never_counts_as_a_tokenizer(cache_dir: Path) -> None:
-    """Manifests and partials live under .tokacq and are never found by a lookup."""
-    cache = FileSystemCache(cache_dir)
-    cache.record("minilm", "tokenizer.json", ManifestEntry(size=2))
-    assert json.loads(cache.manifest_path("minilm").read_text())["files"]["tokenizer.json"]
+async def test_bookkeeping_never_counts_as_a_tokenizer(cache_dir: Path, minilm_dir: Path
+                                                       ) -> None:
+    """Manifests, blobs, snapshots and partials live under .tokacq and are never found by
+    a lookup: a snapshot never linked to its key (a run killed before the swap) is a miss."""
+    seed_snapshot(cache_dir, "minilm", minilm_dir, ("tokenizer.json",))
+    (cache_dir / "minilm").unlink()  # the key's link, as if the swap never happened
+    partials = FileSystemCache(cache_dir).partials("minilm")
+    partials.mkdir(parents=True, exist_ok=True)
+    (partials / "tokenizer.json.tag.host@1@0.tokacq-partial").write_bytes(b"{}")
+    [manifest] = (cache_dir / ".tokacq" / "snapshots" / "minilm").glob("*.json")
+    assert json.loads(manifest.read_text())["files"]["tokenizer.json"]
     assert not (cache_dir / "minilm").exists()
-    with pytest.raises(TokenizerNotFound):
+    with pytest.raises(TokenizerNotFound) as err:
         await CacheOnlyAcquisition(cache_dir).acquire(minilm(files=("tokenizer.json",)))
+    assert err.value.missing_files == ("tokenizer.json",)
 
 
 async def test_symlink_escaping_the_cache_is_not_served(cache_dir: Path, tmp_path: Path) -> None:

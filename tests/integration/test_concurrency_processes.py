@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from support.network import FAST, MINILM, MINILM_FILES, REPO, options, partial_files
+from support.network import FAST, MINILM, MINILM_FILES, REPO, manifest, options, partial_files
+from support.seeding import current_snapshot
 from tokenizer_acquisition import TokenizerDownloadInfo
-from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
+from tokenizer_acquisition.adapters.filesystem_cache import TMP_SUFFIX, FileSystemCache
 from tokenizer_acquisition.domain.errors import LockTimeout
 from tokenizer_acquisition.strategies import NetworkAcquisition
 from tokenizer_acquisition.testing import HubSimulator, SlowDrip
@@ -62,7 +63,7 @@ WORKER = textwrap.dedent("""
 HOLDER = textwrap.dedent("""
     import asyncio, sys
     from tokenizer_acquisition.adapters.file_lock import FileKeyLock
-    from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
+    from tokenizer_acquisition.adapters.filesystem_cache import TMP_SUFFIX, FileSystemCache
 
     async def main():
         cache = FileSystemCache(sys.argv[1])
@@ -113,16 +114,21 @@ def run_workers(sim: HubSimulator, cache: Path, barrier: Path, count: int, *,
 
 
 def assert_complete_and_verified(cache: Path) -> None:
-    """Every file is the source's bytes; every manifest entry matches its file; no leftovers."""
+    """The key shows one complete snapshot: every file is the source's bytes, every entry of
+    its manifest matches its file; no leftovers (partials, temporary files)."""
+    snapshot = current_snapshot(cache, KEY)
+    assert snapshot.parent == cache / ".tokacq" / "snapshots" / KEY
     for name in MINILM_FILES:
         assert (cache / KEY / name).read_bytes() == (MINILM / name).read_bytes(), name
-    doc = json.loads((cache / ".tokacq" / "manifests" / f"{KEY}.json").read_text())
-    assert doc["cache_key"] == KEY
+    doc = manifest(cache, KEY)
+    assert (doc["cache_key"], doc["repo"]) == (KEY, REPO)
+    assert sorted(doc["files"]) == sorted(MINILM_FILES)
     for name, entry in doc["files"].items():
-        data = (cache / KEY / name).read_bytes()
+        data = (snapshot / name).read_bytes()
         assert (entry["size"], entry["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
     assert not partial_files(cache, KEY)
-    assert not list((cache / KEY).glob(".*"))
+    assert not list(snapshot.glob(".*"))
+    assert not list(cache.rglob(f"*{TMP_SUFFIX}"))
 
 
 def start_holder(cache: Path) -> subprocess.Popen[str]:
@@ -150,7 +156,9 @@ def test_four_processes_download_each_file_once(sim: HubSimulator, tmp_path: Pat
     outputs = run_workers(sim, cache, tmp_path / "barrier", 4)
     for name in MINILM_FILES:
         assert len(sim.file_gets(name)) == 1, name
-    assert {o["path"] for o in outputs} == {str(cache / KEY / "tokenizer.json")}
+    # One download, one snapshot: every process is served from it.
+    assert {o["path"] for o in outputs} == {
+        str(current_snapshot(cache, KEY) / "tokenizer.json")}
     total = sum((MINILM / n).stat().st_size for n in MINILM_FILES)
     assert sorted(o["bytes"] for o in outputs) == [0, 0, 0, total]
     assert_complete_and_verified(cache)
@@ -164,7 +172,14 @@ def test_without_locks_two_processes_still_leave_only_verified_files(
     sim.latency = 0.05
     cache = tmp_path / "cache"
     outputs = run_workers(sim, cache, tmp_path / "barrier", 2, lock="none")
-    assert {o["path"] for o in outputs} == {str(cache / KEY / "tokenizer.json")}
+    # Each process is served the snapshot it published (or found): every one is complete
+    # and verified, and the key shows one of them.
+    paths = {Path(str(o["path"])) for o in outputs}
+    for path in paths:
+        assert path.parent.parent == cache / ".tokacq" / "snapshots" / KEY
+        for name in MINILM_FILES:
+            assert (path.parent / name).read_bytes() == (MINILM / name).read_bytes(), name
+    assert current_snapshot(cache, KEY) / "tokenizer.json" in paths
     assert_complete_and_verified(cache)
 
 

@@ -16,6 +16,7 @@ import pytest
 from support.hf_cache_layout import tree_state
 from support.network import FAST, MINILM, MINILM_FILES, REPO, options
 from support.sandbox import run_read_only
+from support.seeding import current_snapshot
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.strategies import NetworkAcquisition
 from tokenizer_acquisition.testing import HubSimulator
@@ -96,7 +97,7 @@ def test_hit_on_a_read_only_cache(how: str, sim: HubSimulator, warm_cache: Path)
                          env=env_for(warm_cache, sim))
     assert done.returncode == 0, done.stderr
     out = last_json(done.stdout)
-    assert out["path"] == str(warm_cache / KEY / "tokenizer.json")
+    assert out["path"] == str(current_snapshot(warm_cache, KEY) / "tokenizer.json")
     assert out["from_cache"] is True
     assert sim.requests == []
     assert tree_state(warm_cache) == before

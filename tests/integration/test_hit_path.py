@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from support.seeding import seed
+from support.seeding import seed_snapshot
 from tokenizer_acquisition import CacheOnlyAcquisition, TokenizerDownloadInfo, TokenizerNotFound
-from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
+from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache, write_atomically
 from tokenizer_acquisition.adapters.structlog_observer import StructlogObserver
-from tokenizer_acquisition.domain.manifest import ManifestEntry
+from tokenizer_acquisition.domain.cache_policy import decide
+from tokenizer_acquisition.domain.manifest import ManifestEntry, Snapshot
 from tokenizer_acquisition.ports.events import AttemptEvent
 
 pytestmark = pytest.mark.cache_only
@@ -22,10 +25,13 @@ FILES = ("tokenizer.json", "sub/vocab.txt")
 INFO = TokenizerDownloadInfo("org/name", "key", FILES)
 
 
-def _seed(cache_dir: Path, minilm_dir: Path) -> None:
-    (cache_dir / "key" / "sub").mkdir(parents=True)
-    seed(cache_dir, "key", minilm_dir, ("tokenizer.json",))
-    (cache_dir / "key" / "sub" / "vocab.txt").write_bytes((minilm_dir / "vocab.txt").read_bytes())
+def _seed(cache_dir: Path, minilm_dir: Path) -> Path:
+    """A managed snapshot of FILES (as a download publishes it); returns its directory."""
+    source = cache_dir.parent / "source"
+    (source / "sub").mkdir(parents=True)
+    shutil.copyfile(minilm_dir / "tokenizer.json", source / "tokenizer.json")
+    shutil.copyfile(minilm_dir / "vocab.txt", source / "sub" / "vocab.txt")
+    return seed_snapshot(cache_dir, "key", source, FILES, repo=INFO.repo)
 
 
 def test_an_unchanged_cache_gives_the_same_answer(cache_dir: Path, minilm_dir: Path) -> None:
@@ -39,9 +45,10 @@ def test_an_unchanged_cache_gives_the_same_answer(cache_dir: Path, minilm_dir: P
 def test_any_change_on_disk_is_seen_by_the_next_lookup(
         cache_dir: Path, minilm_dir: Path, tmp_path: Path, change: str) -> None:
     """Replacing, removing, re-recording or linking a file is never hidden by the reuse."""
-    _seed(cache_dir, minilm_dir)
+    snapshot = _seed(cache_dir, minilm_dir)
     cache = FileSystemCache(cache_dir)
     first = cache.locate(INFO)
+    assert decide(INFO, first).hit
     target = cache_dir / "key" / "sub" / "vocab.txt"
     if change == "replace same size":
         spare = cache_dir / "key" / "spare"
@@ -50,18 +57,24 @@ def test_any_change_on_disk_is_seen_by_the_next_lookup(
     elif change == "remove":
         target.unlink()
     elif change == "manifest":
-        cache.record("key", "sub/vocab.txt", ManifestEntry(size=1))
+        manifest = snapshot.with_name(f"{snapshot.name}.json")
+        recorded = Snapshot.from_json(manifest.read_bytes())
+        files = {**recorded.files, "sub/vocab.txt": ManifestEntry(size=1, sha256="0" * 64)}
+        write_atomically(manifest, replace(recorded, files=files).to_json())
     else:
         outside = tmp_path / "outside"
         outside.mkdir()
-        (outside / "vocab.txt").write_text("a\n")
+        # The very bytes recorded: only where they are makes them not ours to serve.
+        (outside / "vocab.txt").write_bytes(target.read_bytes())
         target.unlink()
         (cache_dir / "key" / "sub").rmdir()
         (cache_dir / "key" / "sub").symlink_to(outside)
     second = cache.locate(INFO)
     assert second is not first
+    assert not decide(INFO, second).hit
     if change == "replace same size":
         assert second.found["sub/vocab.txt"] != first.found["sub/vocab.txt"]
+        assert second.found["sub/vocab.txt"].sha256 != second.manifest["sub/vocab.txt"].sha256
     elif change == "manifest":
         assert second.manifest["sub/vocab.txt"].size == 1
     else:
@@ -72,13 +85,12 @@ async def test_a_truncated_file_stops_being_a_hit(cache_dir: Path, minilm_dir: P
     """After a hit, truncating a recorded file makes the next acquisition a miss."""
     _seed(cache_dir, minilm_dir)
     strategy = CacheOnlyAcquisition(cache_dir)
-    size = (cache_dir / "key" / "tokenizer.json").stat().st_size
-    strategy.cache.record("key", "tokenizer.json", ManifestEntry(size=size))
-    await strategy.acquire(INFO)
+    assert (await strategy.acquire(INFO)).from_cache
     with (cache_dir / "key" / "tokenizer.json").open("r+b") as handle:
         handle.truncate(10)
-    with pytest.raises(TokenizerNotFound):
+    with pytest.raises(TokenizerNotFound) as err:
         await strategy.acquire(INFO)
+    assert err.value.stale_files == ("tokenizer.json",)
 
 
 def test_hits_print_nothing_while_structlog_is_unconfigured(

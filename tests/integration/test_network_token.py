@@ -9,6 +9,7 @@ import pytest
 import structlog
 
 from support.network import MINILM, REPO, TOKEN, network
+from support.seeding import current_snapshot
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.errors import EntryNotFound
 from tokenizer_acquisition.testing import HubSimulator, ResetAfter
@@ -48,8 +49,13 @@ async def test_token_reaches_hub_but_never_the_cdn(sim: HubSimulator, tmp_path: 
     assert resumed is not None and int(resumed.removeprefix("bytes=").split("-")[0]) > 0
     assert logs, "nothing was logged, so the token check below would prove nothing"
     assert TOKEN not in repr(logs)
-    manifest_file = tmp_path / ".tokacq" / "manifests" / "p.json"
+    snapshot = current_snapshot(tmp_path, "p")
+    assert result.path == snapshot / "tokenizer.json"
+    manifest_file = snapshot.with_name(f"{snapshot.name}.json")
+    assert "org/private" in manifest_file.read_text()  # the set's own manifest, read
     assert TOKEN not in manifest_file.read_text()
+    for path in (tmp_path / ".tokacq").rglob("*"):  # journals, sidecars, blobs too
+        assert not path.is_file() or TOKEN.encode() not in path.read_bytes(), path
 
 
 async def test_relative_redirect_keeps_the_token(tmp_path: Path) -> None:

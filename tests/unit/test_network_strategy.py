@@ -11,69 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from support.fakes import RecordingFileObserver
-from tokenizer_acquisition.domain.cache_policy import FileFacts, Located
+from support.fakes import FakeCache, RecordingFileObserver
+from tokenizer_acquisition.domain.cache_policy import Located
 from tokenizer_acquisition.domain.errors import (
     IntegrityError,
     OfflineModeError,
     RepositoryNotFound,
     VocabMismatch,
 )
-from tokenizer_acquisition.domain.manifest import ManifestEntry
 from tokenizer_acquisition.domain.network import NetworkStrategy
 from tokenizer_acquisition.domain.options import NetworkOptions
 from tokenizer_acquisition.domain.request import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.verification import git_blob_prefix
-from tokenizer_acquisition.ports.cache import TokenizerCache
 from tokenizer_acquisition.ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 
 VOCAB = b"".join(f"tok{i}\n".encode() for i in range(10))
 CONFIG = b'{"model_type": "bert"}'
 COMMIT = "c" * 40
-
-
-class FakeCache(TokenizerCache):
-    """Files and manifest entries in memory; paths exist only as names."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.files: dict[tuple[str, str], bytes] = {}
-        self.manifest: dict[tuple[str, str], ManifestEntry] = {}
-        self.published: list[str] = []
-
-    @property
-    def description(self) -> str:
-        return "the fake cache"
-
-    def exists(self) -> bool:
-        return True
-
-    def directory(self, cache_key: str) -> Path:
-        return self.root / cache_key
-
-    def locate(self, info: TokenizerDownloadInfo) -> Located:
-        found = {name: FileFacts(self.directory(info.cache_key) / name,
-                                 len(self.files[(info.cache_key, name)]))
-                 for name in info.files if (info.cache_key, name) in self.files}
-        manifest = {name: e for (key, name), e in self.manifest.items()
-                    if key == info.cache_key}
-        return Located(self.directory(info.cache_key), found, manifest)
-
-    def read_bytes(self, located: Located, file: str) -> bytes:
-        return self.files[(located.directory.name, file)]
-
-    def ensure_writable(self) -> None:
-        pass
-
-    def staging_path(self, cache_key: str, file: str, tag: str) -> Path:
-        return self.root / "partials" / f"{cache_key}-{file}-{tag}"
-
-    def publish(self, cache_key: str, file: str, staged: Path, entry: ManifestEntry) -> Path:
-        self.files[(cache_key, file)] = staged.read_bytes()
-        staged.unlink()
-        self.manifest[(cache_key, file)] = entry
-        self.published.append(file)
-        return self.directory(cache_key) / file
 
 
 @dataclass
@@ -166,11 +120,11 @@ async def test_offline_is_unavailable_and_never_downloads(tmp_path: Path) -> Non
 async def test_complete_cache_hit_makes_no_download(tmp_path: Path) -> None:
     """Every file cached: served from the cache, the remote is never asked."""
     strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
-    cache.files[("model", "vocab.txt")] = VOCAB
-    cache.files[("model", "config.json")] = CONFIG
+    cache.seed("model", {"vocab.txt": VOCAB, "config.json": CONFIG})
     result = await strategy.acquire(_info(expected_vocab=10))
     assert result.from_cache and result.strategy == "network"
     assert remote.calls == []
+    assert cache.published == [] and cache.stored == []  # a hit writes nothing
 
 
 async def test_miss_downloads_verifies_and_publishes(tmp_path: Path) -> None:
@@ -181,8 +135,16 @@ async def test_miss_downloads_verifies_and_publishes(tmp_path: Path) -> None:
     assert result.bytes_downloaded == len(VOCAB) + len(CONFIG)
     assert result.commit == COMMIT
     assert result.path.name == "vocab.txt"
-    assert sorted(cache.published) == ["config.json", "vocab.txt"]
-    entry = cache.manifest[("model", "vocab.txt")]
+    # One set published at once, of the commit the server named, holding both files.
+    [published] = cache.published
+    assert sorted(published.files) == ["config.json", "vocab.txt"]
+    assert (published.cache_key, published.repo, published.revision, published.commit) == (
+        "model", "org/model", "main", COMMIT)
+    assert result.directory == cache.current["model"][0]
+    assert result.path == result.directory / "vocab.txt"
+    assert result.path.read_bytes() == VOCAB
+    assert result.files["config.json"].read_bytes() == CONFIG
+    entry = published.files["vocab.txt"]
     assert entry.size == len(VOCAB)
     assert entry.sha256 == hashlib.sha256(VOCAB).hexdigest()
     assert entry.etag == _git_sha1(VOCAB)
@@ -195,10 +157,18 @@ async def test_miss_downloads_verifies_and_publishes(tmp_path: Path) -> None:
 async def test_only_missing_files_are_downloaded(tmp_path: Path) -> None:
     """Files already cached are kept; only the missing one is fetched."""
     strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
-    cache.files[("model", "vocab.txt")] = VOCAB
+    cache.seed("model", {"vocab.txt": VOCAB})
     result = await strategy.acquire(_info())
     assert remote.calls == [("config.json", True)]
     assert result.bytes_downloaded == len(CONFIG)
+    # The missing file is fetched at the cached set's commit, and one new set holds both.
+    assert result.commit == COMMIT
+    [published] = cache.published
+    assert sorted(published.files) == ["config.json", "vocab.txt"]
+    assert published.files["config.json"].source == (
+        f"https://hub.test/org/model/resolve/{COMMIT}/config.json")
+    assert cache.content("model", "vocab.txt") == VOCAB
+    assert cache.content("model", "config.json") == CONFIG
 
 
 async def test_corrupt_file_raises_and_publishes_nothing(tmp_path: Path) -> None:
@@ -226,7 +196,7 @@ async def test_opaque_etag_checks_size_only(tmp_path: Path) -> None:
     """An ETag that is no hash never fails a download of the announced size."""
     strategy, cache, _, _ = _strategy(tmp_path, {"vocab.txt": [Serve(VOCAB, etag="opaque-1")]})
     await strategy.acquire(_info(("vocab.txt",)))
-    assert cache.published == ["vocab.txt"]
+    assert [sorted(s.files) for s in cache.published] == [["vocab.txt"]]
 
 
 async def test_resumed_file_failing_is_downloaded_once_from_zero(tmp_path: Path) -> None:
@@ -236,7 +206,7 @@ async def test_resumed_file_failing_is_downloaded_once_from_zero(tmp_path: Path)
     strategy, cache, remote, _ = _strategy(tmp_path, plans)
     result = await strategy.acquire(_info(("vocab.txt",)))
     assert remote.calls == [("vocab.txt", True), ("vocab.txt", False)]
-    assert cache.files[("model", "vocab.txt")] == VOCAB
+    assert cache.content("model", "vocab.txt") == VOCAB
     assert result.bytes_downloaded == 2 * len(VOCAB)
 
 
@@ -276,7 +246,7 @@ async def test_first_failure_is_raised_typed(tmp_path: Path) -> None:
     strategy, cache, _, _ = _strategy(tmp_path, plans, max_concurrent_files=1)
     with pytest.raises(RepositoryNotFound):
         await strategy.acquire(_info())
-    assert "vocab.txt" not in cache.published
+    assert cache.published == []  # sets are published whole: no file of a failed set
 
 
 async def test_observer_sees_each_file(tmp_path: Path) -> None:
@@ -298,8 +268,7 @@ async def test_vocab_is_checked_after_download(tmp_path: Path) -> None:
 async def test_download_missing_rechecks_the_cache(tmp_path: Path) -> None:
     """The coordination seam re-reads the cache: files published meanwhile are not fetched."""
     strategy, cache, remote, _ = _strategy(tmp_path, PLANS)
-    cache.files[("model", "vocab.txt")] = VOCAB
-    cache.files[("model", "config.json")] = CONFIG
+    cache.seed("model", {"vocab.txt": VOCAB, "config.json": CONFIG})
     report = await strategy.download_missing(_info())
     assert report.files == () and remote.calls == []
 
@@ -350,8 +319,7 @@ def _counting(tmp_path: Path, plans: Mapping[str, list[Serve]]
 async def test_cache_hit_looks_the_cache_up_once(tmp_path: Path) -> None:
     """A hit is one lookup: no second locate before serving the files."""
     strategy, cache, remote = _counting(tmp_path, PLANS)
-    cache.files[("model", "vocab.txt")] = VOCAB
-    cache.files[("model", "config.json")] = CONFIG
+    cache.seed("model", {"vocab.txt": VOCAB, "config.json": CONFIG})
     result = await strategy.acquire(_info(expected_vocab=10))
     assert result.from_cache and result.strategy == "network"
     assert cache.locates == 1 and remote.calls == []

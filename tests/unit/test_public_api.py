@@ -10,7 +10,8 @@ import tokenizer_acquisition
 EXPECTED = {
     "AcquisitionError", "AcquisitionInfo", "AcquisitionResult", "AcquisitionUnavailable",
     "AllStrategiesFailed", "AuthenticationFailed", "CacheKeyNotFound", "CacheOnlyAcquisition",
-    "CacheWriteError", "ConfigurationError", "EntryNotFound", "GatedRepository",
+    "CacheKeyConflict", "CacheWriteError", "ConfigurationError", "EntryNotFound",
+    "GatedRepository",
     "HfCacheAcquisition", "HybridAcquisition", "IntegrityError", "InvalidRequest",
     "LocalDirAcquisition", "LockFile",
     "LockTimeout", "NetworkAcquisition", "NetworkError", "OfflineModeError", "RateLimited",

@@ -47,3 +47,16 @@ def test_human_size() -> None:
     """Bytes under 1000 stay integers; larger sizes use decimal units."""
     assert human_size(999) == "999 B"
     assert human_size(1_500_000) == "1.5 MB"
+
+
+def test_a_restart_from_zero_resets_the_count() -> None:
+    """After a server ignored Range, the finished line shows the file's size, not the sum
+    of both attempts (issue 10: 766.2 kB for a 466 kB file)."""
+    out = io.StringIO()
+    bars = ProgressBarObserver(out, interval=0.0, width=200)
+    bars.file_started("k", "tokenizer.json", 466_000)
+    bars.file_advanced("k", "tokenizer.json", 300_200)
+    bars.file_restarted("k", "tokenizer.json")
+    bars.file_advanced("k", "tokenizer.json", 466_000)
+    bars.file_finished("k", "tokenizer.json")
+    assert "  fetched k/tokenizer.json 466.0 kB\n" in out.getvalue()
