@@ -129,6 +129,7 @@ def test_relative_paths_in_a_config_file_are_relative_to_the_file(
 
 def test_the_network_requirement_names_the_cache_once(tmp_path: Path) -> None:
     """"a writable cache at the cache at ..." reads "... the cache at ..." once."""
+    pytest.importorskip("aiohttp")  # the core CI environment has none
     from tokenizer_acquisition.strategies import NetworkAcquisition
 
     strategy = NetworkAcquisition(tmp_path, options=NetworkOptions(trust_env=False))
