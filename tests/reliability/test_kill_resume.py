@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from dataclasses import dataclass
@@ -67,11 +68,18 @@ async def _kill_at(sim: HubSimulator, cache: Path, index: int, offset: int, chan
                 if started and (offset == 0 or (found and found[0].stat().st_size >= offset)):
                     break
                 if child.returncode is not None:
-                    pytest.fail(f"the child finished before offset {offset}")
+                    break  # finished before the offset: handled as "finished" below
                 await asyncio.sleep(0.005)
     finally:
-        child.send_signal(signal.SIGKILL)
+        if child.returncode is None:
+            # On a loaded machine the child may finish between the last poll and here.
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGKILL)
         await child.wait()
+    # A child that completed on its own left a whole set of the file as it was then: with
+    # the Hub changed afterwards, the cached revision is (rightly) served as it was.
+    finished = child.returncode == 0
+    old = data
     found = partial_files(cache, "big")
     kept = found[0].stat().st_size if found else 0
     resumable = bool(found) and kept > 0 and sidecar_path(found[0]).exists()
@@ -85,7 +93,8 @@ async def _kill_at(sim: HubSimulator, cache: Path, index: int, offset: int, chan
     finally:
         await strategy.aclose()
     fetched = result.bytes_downloaded
-    verified = result.path.read_bytes() == data and not partial_files(cache, "big")
+    expected = old if finished else data
+    verified = result.path.read_bytes() == expected and not partial_files(cache, "big")
     assert sum(r.bytes_sent for r in sim.file_gets(file)) - before >= fetched
     return Outcome(offset, kept, resumable, fetched, verified, changed)
 
