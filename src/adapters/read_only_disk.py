@@ -9,6 +9,7 @@ import hashlib
 import os
 import stat
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..domain.cache_policy import FileFacts
@@ -74,3 +75,54 @@ class DigestMemo:
                 self._digests.clear()
             self._digests[key] = digest
         return digest
+
+
+#: A directory is listed for discovery up to this many entries.
+MAX_LISTED_FILES = 10_000
+
+
+def walk(top: Path | str, onerror: Callable[[OSError], None] | None = None
+         ) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, onerror=onerror)`` (top-down, links to directories listed but not
+    entered; ``dirs`` may be pruned in place) without recursion: Python 3.11's ``os.walk``
+    recurses once per level, so a tree 1,000 levels deep raised ``RecursionError``."""
+    stack = [os.fspath(top)]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except OSError as exc:
+            if onerror is not None:
+                onerror(exc)
+            continue
+        dirs: list[str] = []
+        files: list[str] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry.name)
+        yield current, dirs, files
+        for name in reversed(dirs):
+            path = os.path.join(current, name)
+            if not os.path.islink(path):
+                stack.append(path)
+
+
+def file_names(directory: Path, *, limit: int = MAX_LISTED_FILES) -> tuple[str, ...]:
+    """Relative posix paths of the files (and links) under ``directory``, for discovery
+    over a directory placed by hand; dot-entries skipped, links to directories not
+    followed, at most ``limit`` entries visited. Each name is checked again by ``locate``."""
+    out: list[str] = []
+    visited = 0
+    for base, dirs, files in walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            visited += 1
+            if visited > limit:
+                return tuple(out)
+            if not name.startswith("."):
+                out.append((Path(base) / name).relative_to(directory).as_posix())
+    return tuple(out)
