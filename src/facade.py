@@ -18,12 +18,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .domain.errors import AcquisitionError, ConfigurationError
+from .domain.errors import AcquisitionError, AcquisitionUnavailable, ConfigurationError
 from .domain.hybrid import HybridAcquisition, status_of
 from .domain.lockfile import LockFile
 from .domain.observers import FanOutObserver
 from .domain.request import TokenizerDownloadInfo
-from .domain.results import AcquisitionInfo, AcquisitionResult
+from .domain.results import AcquisitionInfo, AcquisitionPlan, AcquisitionResult
 from .ports.acquisition import TokenizerAcquisition
 from .ports.events import AcquisitionObserver, AttemptEvent, NullObserver
 from .ports.metrics import MetricsRecorder
@@ -86,10 +86,10 @@ class SmartTokenizerDownload:
     def with_strategy(cls, strategy: TokenizerAcquisition) -> SmartTokenizerDownload:
         """Use any strategy, including your own implementation of the port."""
         from .adapters.in_memory_metrics import InMemoryMetrics
-        from .adapters.structlog_observer import StructlogObserver
+        from .adapters.logging_observer import LoggingObserver
 
         metrics = InMemoryMetrics()
-        return cls(strategy, observer=FanOutObserver([StructlogObserver(), metrics]),
+        return cls(strategy, observer=FanOutObserver([LoggingObserver(), metrics]),
                    metrics=metrics)
 
     @classmethod
@@ -134,6 +134,21 @@ class SmartTokenizerDownload:
             self._strategy.name, info.cache_key, "hit" if result.from_cache else "downloaded",
             time.perf_counter() - started, bytes_downloaded=result.bytes_downloaded))
         return result
+
+    async def plan(self, info: TokenizerDownloadInfo) -> AcquisitionPlan:
+        """What ``acquire(info)`` would do, without downloading or writing anything.
+
+        The commit the revision resolves to, the selected files with their sizes and
+        digests, and which of them the cache already holds verified. Online, one listing
+        request (network parts first); offline, from what the cache recorded.
+        """
+        try:
+            return await self._strategy.plan(info)
+        except NotImplementedError:
+            raise AcquisitionUnavailable(
+                self._strategy.name, ["a strategy that can plan: network, cache-only, "
+                                      "hf-cache, local-dir or hybrid"],
+                reason="it cannot say what it would fetch") from None
 
     async def download_tokenizer(self, info: TokenizerDownloadInfo) -> Path:
         """The primary file's path (``tokenizer.json``, ``tokenizer.model``, ``vocab.txt``...)."""

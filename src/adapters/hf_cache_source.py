@@ -24,7 +24,7 @@ from ..domain.cache_policy import FileFacts, Located
 from ..domain.manifest import ManifestEntry
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.source import TokenizerSource
-from .read_only_disk import DigestMemo, real_directory, resolve_regular_file
+from .read_only_disk import DigestMemo, file_names, real_directory, resolve_regular_file
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -98,6 +98,14 @@ class HfCacheSource(TokenizerSource):
                 size=facts.size, sha256=digest, commit=commit, revision=info.revision,
                 repo=info.repo, source=f"huggingface_hub cache {storage}")
         return Located(directory=snapshot, found=found, manifest=manifest, commit=commit)
+
+    def present_files(self, info: TokenizerDownloadInfo) -> tuple[str, ...] | None:
+        """The names in the revision's snapshot (each is checked again by ``locate``)."""
+        commit = self.resolve_commit(info)
+        if commit is None:
+            return None
+        snapshot = self.storage(info.repo) / "snapshots" / commit
+        return file_names(snapshot) if snapshot.is_dir() else None
 
     def read_bytes(self, located: Located, file: str) -> bytes:
         return located.found[file].path.read_bytes()

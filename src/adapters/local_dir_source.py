@@ -19,7 +19,7 @@ from ..domain.cache_policy import FileFacts, Located
 from ..domain.manifest import ManifestEntry
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.source import TokenizerSource
-from .read_only_disk import DigestMemo, real_directory, resolve_regular_file
+from .read_only_disk import DigestMemo, file_names, real_directory, resolve_regular_file
 
 
 class LocalDirSource(TokenizerSource):
@@ -56,6 +56,10 @@ class LocalDirSource(TokenizerSource):
                 manifest[name] = ManifestEntry(size=facts.size, sha256=self._digests.sha256(real),
                                                repo=info.repo, source=str(directory))
         return Located(directory=directory, found=found, manifest=manifest)
+
+    def present_files(self, info: TokenizerDownloadInfo) -> tuple[str, ...] | None:
+        directory = self.directory(info.repo)
+        return file_names(directory) if directory.is_dir() else None
 
     def read_bytes(self, located: Located, file: str) -> bytes:
         return located.found[file].path.read_bytes()

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .discovery import Selection
 from .manifest import ManifestEntry
 from .request import TokenizerDownloadInfo
 
@@ -49,6 +50,8 @@ class Located:
     repo: str | None = None
     revision: str | None = None
     problem: str | None = None
+    #: How a managed snapshot's files were chosen, when discovered (``Snapshot.selection``).
+    selection: Selection | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,11 @@ def _unmanaged_usable(info: TokenizerDownloadInfo, name: str, facts: FileFacts,
 
 
 def decide(info: TokenizerDownloadInfo, located: Located) -> CacheDecision:
-    """Classify each requested file as usable, missing, or stale."""
+    """Classify each requested file as usable, missing, or stale.
+
+    A discovered request not yet resolved to files (``info.files`` empty) is never a hit:
+    ``recorded_files`` (or a listing) resolves it first.
+    """
     conflict = None
     if located.managed and located.repo is not None and located.repo != info.repo:
         conflict = located.repo
@@ -127,9 +134,21 @@ def decide(info: TokenizerDownloadInfo, located: Located) -> CacheDecision:
         else:
             usable.append(name)
     return CacheDecision(
-        hit=not missing and not stale,
+        hit=bool(info.files) and not missing and not stale,
         usable=tuple(usable),
         missing=tuple(missing),
         stale=tuple(stale),
         conflict=conflict,
     )
+
+
+def recorded_files(info: TokenizerDownloadInfo, located: Located) -> tuple[str, ...] | None:
+    """The files of the key's set when it was acquired with this request's selection and
+    revision (a discovered set, served again without a listing); None otherwise."""
+    if not located.managed or located.selection is None or located.problem is not None:
+        return None
+    if located.selection != info.selection or located.repo != info.repo:
+        return None
+    if not revision_matches(info, located):
+        return None
+    return tuple(sorted(located.manifest))

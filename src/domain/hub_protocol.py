@@ -71,6 +71,15 @@ def classify_etag(etag: str | None) -> EtagKind:
     return EtagKind.OPAQUE
 
 
+def _commit_header(value: str | None) -> str | None:
+    """A 40-hex commit (any case, normalised to lower case); anything else is as if the
+    server had not said: it would otherwise name a snapshot directory (``../x``)."""
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return value if _HEX40.match(value) else None
+
+
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = header(headers, name)
     # ASCII digits only, bounded: "²".isdigit() is True but int("²") raises ValueError.
@@ -92,7 +101,7 @@ class RemoteFacts:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RemoteFacts:
         return cls(
-            commit=header(headers, "X-Repo-Commit"),
+            commit=_commit_header(header(headers, "X-Repo-Commit")),
             linked_etag=normalize_etag(header(headers, "X-Linked-Etag")),
             linked_size=_int_header(headers, "X-Linked-Size"),
             etag=normalize_etag(header(headers, "ETag")),

@@ -1,4 +1,11 @@
-"""Serving a tokenizer from a directory that already holds it: no network, no writes."""
+"""Serving a tokenizer from a directory that already holds it: no network, no writes.
+
+A request that needs a listing (discovery, ``include``, optional files) is resolved
+without one (issue 11): a managed set recorded with the same selection and revision is
+served as it was acquired; a directory that records no selection (placed by hand, an HF
+cache snapshot, a local directory) is offered to the preset as a listing of what it
+holds. Otherwise it is a miss that names what the cache holds.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,11 @@ import time
 
 from ..ports.acquisition import TokenizerAcquisition
 from ..ports.source import TokenizerSource
-from .cache_policy import CacheDecision, Located, decide
+from .cache_policy import CacheDecision, Located, decide, recorded_files
+from .discovery import TOKENIZER_DEFINING, select_present
 from .errors import CacheKeyConflict, TokenizerNotFound, summarize_names
 from .request import TokenizerDownloadInfo
-from .results import AcquisitionResult
+from .results import AcquisitionPlan, AcquisitionResult, PlannedFile
 from .vocab_check import VocabChecker
 
 
@@ -65,6 +73,49 @@ def not_found(info: TokenizerDownloadInfo, located: Located, decision: CacheDeci
                              suggestions=suggestions, stale_files=decision.stale)
 
 
+def resolve_locally(info: TokenizerDownloadInfo, source: TokenizerSource
+                    ) -> tuple[TokenizerDownloadInfo | None, Located]:
+    """A request needing a listing, resolved from what ``source`` recorded or holds.
+
+    Returns the explicit request and its lookup, or None and the key's lookup (a miss).
+    """
+    located = source.locate(info)
+    files = recorded_files(info, located)
+    if files is None and not located.managed:
+        names = source.present_files(info)
+        if names:
+            try:
+                files = select_present(names, info.selection, cache_key=info.cache_key,
+                                       repo=info.repo, revision=info.revision).files
+            except TokenizerNotFound:
+                files = None
+    if files is None:
+        return None, located
+    request = info.resolved(files)
+    return request, source.locate(request)
+
+
+def discovery_miss(info: TokenizerDownloadInfo, located: Located,
+                   source: TokenizerSource) -> TokenizerNotFound:
+    """No set for this selection: say what the key holds and what would be selected."""
+    suggestions = []
+    if located.managed and located.manifest:
+        how = "explicitly named files" if located.selection is None else (
+            "another selection" if located.selection != info.selection else "this selection")
+        suggestions.append(
+            f"{located.directory} holds {summarize_names(sorted(located.manifest))} of "
+            f"{located.repo} at {located.revision}, acquired with {how}; acquire online with "
+            "this selection, or name the files (-f FILE / files=...)")
+    else:
+        suggestions.append(source.placement_hint(
+            info, located, f"the tokenizer files ({', '.join(TOKENIZER_DEFINING[:3])}, ...)"))
+    suggestions.append("enable downloads (strategy 'network' or 'hybrid') when online, "
+                       "so the repo can be listed")
+    wanted = info.files or tuple(info.optional_files) or ("(the tokenizer preset)",)
+    return TokenizerNotFound(info.cache_key, wanted, directory=located.directory,
+                             suggestions=suggestions)
+
+
 class LocalAcquisition(TokenizerAcquisition):
     """Cache-only (and friends): a complete hit or ``TokenizerNotFound``; air-gap safe."""
 
@@ -105,7 +156,17 @@ class LocalAcquisition(TokenizerAcquisition):
 
     async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
         started = time.perf_counter()
-        located = self._source.locate(info)
+        if info.needs_listing:
+            request, located = resolve_locally(info, self._source)
+            if request is None:
+                conflict = decide(info, located).conflict
+                if conflict is not None:
+                    raise CacheKeyConflict(info.cache_key, cached_repo=conflict,
+                                           requested_repo=info.repo)
+                raise discovery_miss(info, located, self._source)
+            info = request
+        else:
+            located = self._source.locate(info)
         decision = self._decide(info, located)
         if decision.conflict is not None:
             raise CacheKeyConflict(info.cache_key, cached_repo=decision.conflict,
@@ -113,6 +174,27 @@ class LocalAcquisition(TokenizerAcquisition):
         if not decision.hit:
             raise not_found(info, located, decision, self._source)
         return await self.serve(info, located, started)
+
+    async def plan(self, info: TokenizerDownloadInfo) -> AcquisitionPlan:
+        """What this source would serve: the recorded (or present) set; no request."""
+        if info.needs_listing:
+            request, located = resolve_locally(info, self._source)
+            if request is None:
+                raise discovery_miss(info, located, self._source)
+        else:
+            request, located = info, self._source.locate(info)
+        decision = decide(request, located)
+        files = []
+        for name in request.files:
+            facts = located.found.get(name)
+            entry = located.manifest.get(name)
+            files.append(PlannedFile(
+                name=name, size=facts.size if facts else (entry.size if entry else None),
+                sha256=entry.sha256 if entry else None, cached=name in decision.usable))
+        return AcquisitionPlan(repo=info.repo, revision=info.revision,
+                               cache_key=info.cache_key, commit=located.commit,
+                               files=tuple(files), directory=located.directory,
+                               source=self._source.description)
 
     async def serve(self, info: TokenizerDownloadInfo, located: Located,
                     started: float) -> AcquisitionResult:

@@ -23,7 +23,6 @@ out); reading and writing the file is the caller's job.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +67,8 @@ class LockFile:
     @classmethod
     def parse(cls, text: str, source: str = "lock file") -> LockFile:
         """Read TOML text; any problem is a ``ConfigurationError`` naming key and source."""
+        import tomllib  # only when a lock file is read: not at the package's import
+
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

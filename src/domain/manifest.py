@@ -21,6 +21,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .discovery import Selection
+from .errors import InvalidRequest
+from .request import check_file
+from .safe_text import safe_text
+
 #: Written in every snapshot manifest; a reader refuses other formats and versions.
 FORMAT = "tokacq-snapshot"
 VERSION = 2
@@ -104,6 +109,10 @@ class Snapshot:
     commit: str | None
     files: Mapping[str, ManifestEntry] = field(default_factory=dict)
     created_at: float | None = None
+    #: How the set's files were chosen, when they were not all named by the caller
+    #: (discovery, include patterns, optional files): a later request with the same
+    #: selection is served this set without listing the repo again (issue 11).
+    selection: Selection | None = None
 
     def to_json(self) -> bytes:
         doc = {
@@ -116,6 +125,8 @@ class Snapshot:
             "created_at": self.created_at,
             "files": {name: e.to_dict() for name, e in sorted(self.files.items())},
         }
+        if self.selection is not None:
+            doc["selection"] = self.selection.to_dict()
         return json.dumps(doc, indent=2, sort_keys=True, allow_nan=False).encode()
 
     @classmethod
@@ -148,13 +159,24 @@ class Snapshot:
             raise ManifestError("files is not an object")
         entries = {}
         for name, entry in files.items():
+            try:  # a name leading out of the snapshot ('../x') is never linked or served
+                check_file(name)
+            except InvalidRequest:
+                raise ManifestError(f"{safe_text(str(name))[:80]!r} is not a file name the "
+                                    "cache can hold") from None
             parsed = ManifestEntry.from_dict(entry)
             if parsed.sha256 is None:
                 raise ManifestError(f"{name!r} has no sha256")
             entries[name] = parsed
+        selection = None
+        if doc.get("selection") is not None:
+            try:
+                selection = Selection.from_dict(doc["selection"])
+            except ValueError as exc:
+                raise ManifestError(str(exc)) from None
         return cls(cache_key=str(text["cache_key"]), repo=str(text["repo"]),
                    revision=str(text["revision"]), commit=text["commit"], files=entries,
-                   created_at=created)
+                   created_at=created, selection=selection)
 
 
 def _is_int(value: object) -> bool:

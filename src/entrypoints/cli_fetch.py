@@ -1,4 +1,9 @@
-"""``tokacq fetch`` and ``tokacq lock``: acquire through the configured strategies."""
+"""``tokacq fetch``, ``tokacq ls`` and ``tokacq lock``: acquire through the configured strategies.
+
+Without ``-f``, the tokenizer's files are discovered (the repo is listed, the preset
+picks them; ``--include/--exclude`` adjust it). The token never appears on the command
+line: ``--token-file PATH`` or ``--token -`` (read from stdin).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,13 @@ from ..domain.errors import ConfigurationError
 from ..domain.lockfile import LockEntry, LockFile
 from ..domain.request import TokenizerDownloadInfo
 from ..settings import STRATEGY_NAMES
-from .cli_support import build_downloader, command_observer, note, print_json
+from .cli_support import build_downloader, command_observer, note, print_json, safe
 
 if TYPE_CHECKING:
     from ..adapters.filesystem_cache import FileSystemCache
-    from ..domain.results import AcquisitionResult
+    from ..domain.results import AcquisitionPlan, AcquisitionResult
     from ..facade import SmartTokenizerDownload
 
-DEFAULT_FILES = ("tokenizer.json", "tokenizer_config.json")
 T = TypeVar("T")
 
 
@@ -40,8 +44,31 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                        help="pin a file's sha256 (repeatable)")
     fetch.add_argument("--lock", metavar="FILE",
                        help="fetch exactly the commits and hashes of a lock file")
+    fetch.add_argument("--dry-run", action="store_true",
+                       help="print the resolved commit, the files with their sizes and what "
+                            "is cached; download and write nothing")
+    fetch.add_argument("--local-dir", metavar="DIR",
+                       help="also place the files in DIR as plain files (hard links to the "
+                            "cache when possible)")
+    fetch.add_argument("--refresh", action="store_true",
+                       help="resolve the branch again even when the cache holds a set for it")
     _strategy_options(fetch)
+    _network_options(fetch)
     fetch.set_defaults(handler=run_fetch, parser=fetch)
+
+    ls = commands.add_parser(
+        "ls", parents=[common], help="list the files a fetch would select, with sizes",
+        description="List the repo at the revision and print what the tokenizer preset "
+                    "(and --include/--exclude) would select, with sizes and what is cached; "
+                    "downloads nothing.")
+    ls.add_argument("repo", help="'org/name' or 'name'")
+    ls.add_argument("--revision", metavar="R", help="branch, tag or commit (default: main)")
+    ls.add_argument("--cache-key", metavar="K",
+                    help="cache directory name to compare with (default: org--name[--revision])")
+    _pattern_options(ls)
+    _strategy_options(ls)
+    _network_options(ls)
+    ls.set_defaults(handler=run_ls, parser=ls, files=None, refresh=False)
 
     lock = commands.add_parser(
         "lock", parents=[common], help="write a lock file from what was fetched",
@@ -58,9 +85,30 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--file", action="append", dest="files", metavar="FILE",
-                        help="a file to fetch (repeatable; default: "
-                             f"{' '.join(DEFAULT_FILES)})")
+                        help="a file to fetch, required (repeatable; default: discover the "
+                             "tokenizer's files with the preset)")
     parser.add_argument("--revision", metavar="R", help="branch, tag or commit (default: main)")
+    _pattern_options(parser)
+
+
+def _pattern_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--include", action="append", default=[], metavar="PATTERN",
+                        help="also take repo files matching this fnmatch pattern "
+                             "(repeatable; 'dir/' means everything under dir)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                        help="never take discovered files matching this pattern (repeatable)")
+
+
+def _network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="the Hub or mirror (overrides network.endpoint and HF_ENDPOINT)")
+    parser.add_argument("--token-file", metavar="PATH",
+                        help="read the token from this file (overrides network.token_file)")
+    parser.add_argument("--token", metavar="-",
+                        help="'-': read the token from stdin (a token value is never "
+                             "accepted on the command line)")
+    parser.add_argument("--max-workers", type=int, metavar="N",
+                        help="files downloaded at once (network.max_concurrent_files)")
 
 
 def _strategy_options(parser: argparse.ArgumentParser) -> None:
@@ -70,10 +118,37 @@ def _strategy_options(parser: argparse.ArgumentParser) -> None:
                         help="never touch the network (like HF_HUB_OFFLINE=1)")
 
 
+def _network_overrides(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--endpoint``, ``--token-file``, ``--token -`` and ``--max-workers`` as settings."""
+    values: dict[str, Any] = {}
+    if getattr(args, "endpoint", None):
+        values["endpoint"] = args.endpoint
+    if getattr(args, "token_file", None):
+        values["token_file"] = args.token_file
+    token = getattr(args, "token", None)
+    if token is not None:
+        if token != "-":
+            args.parser.error("--token takes '-' (the token is read from stdin); a token "
+                              "value on the command line would be visible to other users "
+                              "(ps, shell history): use --token - or --token-file")
+        if getattr(args, "token_file", None):
+            args.parser.error("give --token - or --token-file, not both")
+        values["token"] = sys.stdin.readline().strip()
+        if not values["token"]:
+            args.parser.error("--token -: no token on stdin")
+    workers = getattr(args, "max_workers", None)
+    if workers is not None:
+        if workers < 1:
+            args.parser.error("--max-workers must be at least 1")
+        values["max_concurrent_files"] = workers
+    return values or None
+
+
 def _run(args: argparse.Namespace, work: Callable[[SmartTokenizerDownload], Awaitable[T]]) -> T:
     observer, progress = command_observer(args)
     downloader = build_downloader(args, observer, strategy=args.strategy,
-                                  offline=True if args.offline else None)
+                                  offline=True if args.offline else None,
+                                  network=_network_overrides(args))
 
     async def go() -> T:
         try:
@@ -98,7 +173,12 @@ def run_fetch(args: argparse.Namespace) -> int:
                                         ("--revision", args.revision),
                                         ("--cache-key", args.cache_key),
                                         ("--sha256", args.sha256),
-                                        ("--expected-vocab", args.expected_vocab)) if value]
+                                        ("--expected-vocab", args.expected_vocab),
+                                        ("--include", args.include),
+                                        ("--exclude", args.exclude),
+                                        ("--dry-run", args.dry_run),
+                                        ("--local-dir", args.local_dir),
+                                        ("--refresh", args.refresh)) if value]
         if given:
             args.parser.error(f"--lock fetches what the lock file says; drop {', '.join(given)}")
         from ..facade import read_lock_file
@@ -116,12 +196,67 @@ def run_fetch(args: argparse.Namespace) -> int:
     if not args.repo:
         args.parser.error("give a REPO to fetch, or --lock FILE")
     info = _request(args, args.repo, sha256=_pins(args))
+    if args.dry_run:
+        if args.local_dir:
+            args.parser.error("--dry-run writes nothing; drop --local-dir")
+        return _print_plan(args, _run(args, lambda d: d.plan(info)))
     result = _run(args, lambda d: d.acquire(info))
+    exported = None
+    if args.local_dir:
+        from ..adapters.local_export import export_files
+
+        exported = export_files(result.files, Path(args.local_dir))
+        if exported.replaced:
+            note(args, f"replaced {len(exported.replaced)} existing file(s) in "
+                       f"{args.local_dir}: {', '.join(exported.replaced)}")
     if args.json:
-        print_json(_result_doc(info.cache_key, result))
+        doc = _result_doc(info.cache_key, result)
+        if exported is not None:
+            doc["local_dir"] = {"directory": str(exported.directory), "linked": exported.linked,
+                                "files": {n: str(p) for n, p in exported.files.items()},
+                                "replaced": list(exported.replaced)}
+        print_json(doc)
     else:
-        print(result.path)
+        print(exported.files[_primary(result)] if exported else result.path)
     return 0
+
+
+def _primary(result: AcquisitionResult) -> str:
+    return next(name for name, path in result.files.items() if path == result.path)
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    info = _request(args, args.repo)
+    return _print_plan(args, _run(args, lambda d: d.plan(info)))
+
+
+def _print_plan(args: argparse.Namespace, plan: AcquisitionPlan) -> int:
+    if args.json:
+        print_json(plan.to_dict())
+        return 0
+    commit = plan.commit or "unknown"
+    print(safe(f"{plan.repo} at {plan.revision} (commit {commit}), from {plan.source}"))
+    width = max(len(_size(f.size)) for f in plan.files)
+    for planned in plan.files:
+        state = "cached" if planned.cached else "to fetch"
+        print(safe(f"{_size(planned.size):>{width}}  {state:8}  {planned.name}"))
+    for name in plan.skipped:
+        print(safe(f"{'-':>{width}}  {'absent':8}  {name} (optional)"))
+    total = plan.download_bytes
+    pending = len(plan.to_download)
+    print(f"{pending} of {len(plan.files)} files to fetch"
+          + (f", {_size(total)}" if total is not None and pending else ""))
+    return 0
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
 
 
 def _request(args: argparse.Namespace, repo: str, *,
@@ -130,10 +265,13 @@ def _request(args: argparse.Namespace, repo: str, *,
     return TokenizerDownloadInfo(
         repo=repo,
         cache_key=getattr(args, "cache_key", None) or default_cache_key(repo, revision),
-        files=tuple(args.files or DEFAULT_FILES),
+        files=tuple(args.files) if args.files else None,
         expected_vocab=getattr(args, "expected_vocab", None),
         revision=revision,
         sha256=sha256 or None,
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
+        refresh=bool(getattr(args, "refresh", False)),
     )
 
 
@@ -194,7 +332,7 @@ def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
     ours = result.directory.resolve() == cache.directory(info.cache_key).resolve()
     manifest = cache.read_manifest(info.cache_key) if ours else {}
     entries = []
-    for name in info.files:
+    for name in result.files:  # a discovered set's files are the result's
         path = result.files[name]
         size = path.stat().st_size
         recorded = manifest.get(name)

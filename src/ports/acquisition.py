@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..domain.request import TokenizerDownloadInfo
-    from ..domain.results import AcquisitionResult
+    from ..domain.results import AcquisitionPlan, AcquisitionResult
 
 
 class TokenizerAcquisition(ABC):
@@ -46,6 +46,12 @@ class TokenizerAcquisition(ABC):
     async def acquire_tokenizer(self, info: TokenizerDownloadInfo) -> Path:
         """The primary file's path (``tokenizer.json``, ``tokenizer.model``, ...)."""
         return (await self.acquire(info)).path
+
+    async def plan(self, info: TokenizerDownloadInfo) -> AcquisitionPlan:
+        """What ``acquire`` would do (the commit, the files with sizes and digests, what is
+        cached) without downloading or writing anything. The default raises
+        ``NotImplementedError``; the facade reports it as ``AcquisitionUnavailable``."""
+        raise NotImplementedError(f"strategy {self.name!r} cannot plan")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, default is nothing to close
         """Release pooled resources (HTTP sessions); idempotent."""

@@ -1,7 +1,9 @@
 """Fetching one remote file into a staging path: the network strategy's only transport need.
 
 Small on purpose (one download method, ``discard``, ``aclose``) so a test fake is a few
-lines: it writes bytes to ``staged`` and returns a ``Fetched``.
+lines: it writes bytes to ``staged`` and returns a ``Fetched``. Discovery (issue 11)
+adds ``list_files``; its default says it cannot list, so a fake that never lists
+stays a few lines.
 """
 
 from __future__ import annotations
@@ -9,6 +11,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..domain.discovery import RepoListing
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,10 @@ class TransferProgress:
     def advanced(self, nbytes: int) -> None:
         """``nbytes`` more bytes arrived."""
 
+    def resumed(self, offset: int) -> None:
+        """The transfer continues a partial: ``offset`` bytes were already held (called
+        right after ``started``; those bytes are never ``advanced``)."""
+
     def restarted(self) -> None:
         """The file is being fetched again from byte 0 (a server ignored ``Range``, a
         partial was discarded, ``resume=False``): bytes advanced so far no longer count."""
@@ -85,6 +95,17 @@ class RemoteFiles(ABC):
         The validator stays beside a finished download (so a crash before publication
         does not cost a re-download): call this once the file is published or refused.
         """
+
+    async def list_files(self, repo: str, revision: str) -> RepoListing:
+        """The repo's files at ``revision`` and the commit it resolves to (one request
+        where the endpoint allows it), each with its size and digests when known.
+
+        The listing is untrusted: the caller checks it (``discovery.checked_listing``).
+        Raises the typed ``NetworkError`` family. The default raises
+        ``NotImplementedError`` (ports import nothing of the domain), which the network
+        strategy reports as ``ListingUnavailable``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list a repo's files")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, default is nothing to close
         """Release pooled connections; the transport may be used again afterwards."""

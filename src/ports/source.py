@@ -34,6 +34,12 @@ class TokenizerSource(ABC):
     def read_bytes(self, located: Located, file: str) -> bytes:
         """A located file's content (for vocabulary checks)."""
 
+    def present_files(self, info: TokenizerDownloadInfo) -> tuple[str, ...] | None:
+        """The files a directory without a record of its selection holds for the request
+        (placed by hand, an HF cache snapshot), so discovery can pick from them; None
+        when the source cannot list (the default) or has no such directory."""
+        return None
+
     def placement_hint(self, info: TokenizerDownloadInfo, located: Located, files: str) -> str:
         """The suggestion for a miss: where an operator would put ``files`` (already listed
         for humans) so that this source finds them next time."""

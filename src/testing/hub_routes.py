@@ -21,12 +21,31 @@ from .hub_api import model_info, tree_listing
 from .hub_store import Commit, RepoStore, StoredFile
 from .recording import Exchange, RequestLog
 
-__all__ = ["Mode", "SimState", "build_app"]
+__all__ = ["ApiOptions", "Mode", "SimState", "build_app"]
 
 Mode: TypeAlias = Literal["hub", "mirror", "opaque"]
 
 _EXCHANGE = web.RequestKey("hub_simulator_exchange", Exchange)
 _RESOLVE_CACHE = ("api", "resolve-cache", "models")
+
+
+@dataclass
+class ApiOptions:
+    """How ``/api/models`` answers (mutable; tests change it while the server runs).
+
+    ``enabled=False``: a mirror without the API (plain 404s). ``sizes=False``: the
+    ``/revision/`` answer has only ``rfilename`` even with ``?blobs=true`` (a mirror
+    that ignores it), so clients must page through the tree. ``tree_page_size``: tree
+    entries per page, linked by ``Link: <...>; rel="next"`` as the Hub does (1,000).
+    ``siblings`` / ``tree``: raw JSON served instead of the real listing (hostile
+    answers).
+    """
+
+    enabled: bool = True
+    sizes: bool = True
+    tree_page_size: int = 1000
+    siblings: list[object] | None = None
+    tree: list[object] | None = None
 
 
 @dataclass
@@ -44,6 +63,7 @@ class SimState:
     cdn_address: tuple[str, int] = ("", -1)
     """The CDN socket's (address, port); the port alone can equal the hub's on 127.0.0.2."""
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    api: ApiOptions = field(default_factory=ApiOptions)
 
 
 def build_app(state: SimState) -> web.Application:
@@ -255,6 +275,8 @@ class _Routes:
         else:
             return _error(exchange, 404, None, "Not Found")
         exchange.repo_id = repo_id
+        if not self._s.api.enabled:
+            return _error(exchange, 404, None, "Not Found")
         revision = unquote(rest[0]) if rest else "main"
         commit = self._access(exchange, repo_id, revision, gated_ok=True)
         if isinstance(commit, web.Response):
@@ -268,9 +290,25 @@ class _Routes:
             listing = tree_listing(commit, prefix, recursive=recursive)
             if listing is None:
                 return _error(exchange, 404, "EntryNotFound", f"{prefix} does not exist")
-            return web.json_response(listing)
+            if self._s.api.tree is not None:
+                listing = list(self._s.api.tree)  # type: ignore[arg-type]
+            return self._page(request, listing)
         blobs = request.query.get("blobs", "").lower() in ("1", "true")
-        return web.json_response(model_info(repo, commit, blobs=blobs))
+        info = model_info(repo, commit, blobs=blobs and self._s.api.sizes)
+        if self._s.api.siblings is not None:
+            info["siblings"] = list(self._s.api.siblings)
+        return web.json_response(info)
+
+    def _page(self, request: web.Request, listing: list[dict[str, object]]) -> web.Response:
+        """One page of a tree listing; ``cursor`` is the offset, as an opaque string."""
+        size = max(1, self._s.api.tree_page_size)
+        cursor = request.query.get("cursor", "0")
+        start = int(cursor) if cursor.isdigit() else 0
+        headers = {}
+        if start + size < len(listing):
+            following = request.url.update_query(cursor=str(start + size))
+            headers["Link"] = f'<{following}>; rel="next"'
+        return web.json_response(listing[start : start + size], headers=headers)
 
 
 def _error(

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .faults import DEFAULT_RANDOM_KINDS, Fault, FaultStage
-from .hub_routes import Mode, SimState, build_app
+from .hub_routes import ApiOptions, Mode, SimState, build_app
 from .hub_store import RepoStore, read_dir
 from .recording import RecordedRequest
 from .threaded import ThreadedHubSimulator
@@ -167,6 +167,11 @@ class HubSimulator:
     @latency.setter
     def latency(self, seconds: float) -> None:
         self._state.latency = seconds
+
+    @property
+    def api(self) -> ApiOptions:
+        """How ``/api/models`` answers (mutable): see ``ApiOptions``."""
+        return self._state.api
 
     @property
     def tokens(self) -> set[str]:

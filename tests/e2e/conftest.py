@@ -42,11 +42,12 @@ class Cli:
     cache: Path
 
     def __call__(self, *args: str, module: bool = False, timeout: float = 60,
-                 **extra_env: str) -> Run:
+                 stdin: str | None = None, **extra_env: str) -> Run:
         command = ([sys.executable, "-m", "tokenizer_acquisition"] if module
                    else [str(TOKACQ)])
         done = subprocess.run([*command, *args], env={**self.env, **extra_env},
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout,
+                              input=stdin)
         # Every CLI run of the suite is searched: no configured token in anything it prints.
         assert not tokens_in(done.stdout + done.stderr), f"tokacq {args} printed a token"
         return Run(done.returncode, done.stdout, done.stderr)
@@ -87,3 +88,17 @@ def online(cli: Cli, hub: Any) -> Cli:
     config.write_text("[network]\nmax_retries = 0\nconnect_timeout = 2.0\n")
     cli.env.update(HF_ENDPOINT=hub.endpoint, TOKACQ_CONFIG=str(config))
     return cli
+
+
+@pytest.fixture(autouse=True)
+def _cli_logging_undone() -> Iterator[None]:
+    """A test calling ``cli.main`` in process configures the library's logger as the CLI
+    does (a stderr handler); undo it, so later tests see the library unconfigured."""
+    import logging
+
+    logger = logging.getLogger("tokenizer_acquisition")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    for handler in [h for h in logger.handlers if h not in handlers]:
+        logger.removeHandler(handler)
+    logger.setLevel(level)

@@ -55,8 +55,14 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
 
 # -- fetch -----------------------------------------------------------------------------------
 
+#: What the tokenizer preset discovers in the MiniLM fixture repo (a BERT: WordPiece).
+MINILM_DISCOVERED = {"config.json", "special_tokens_map.json", "tokenizer.json",
+                     "tokenizer_config.json", "vocab.txt"}
+
+
 def test_fetch_downloads_then_serves_from_cache(online: Cli, hub: Any) -> None:
-    """First fetch downloads (network), the second is a cache hit with zero requests."""
+    """First fetch discovers and downloads the tokenizer's files (network), the second is
+    a cache hit of the same discovered set with zero requests."""
     run = online("fetch", REPO, "--expected-vocab", "30522")
     assert run.code == 0, run.err
     path = Path(run.out.strip())
@@ -70,8 +76,7 @@ def test_fetch_downloads_then_serves_from_cache(online: Cli, hub: Any) -> None:
     assert again["from_cache"] is True and again["strategy"] == "cache-only"
     assert Path(again["path"]) == path
     assert again["commit"] == hub.commit_for(REPO)
-    assert again["cache_key"] == KEY and set(again["files"]) == {"tokenizer.json",
-                                                                  "tokenizer_config.json"}
+    assert again["cache_key"] == KEY and set(again["files"]) == MINILM_DISCOVERED
     assert len(hub.requests) == seen
 
 
@@ -89,6 +94,10 @@ def test_fetch_unknown_repo_revision_and_file_exit_3(online: Cli) -> None:
     """Repo, revision and file not found on the Hub all exit 3 with suggestions."""
     assert_clean_error(online("fetch", "org/nothing-here"), 3, "RepositoryNotFound",
                        "Suggestions:")
+    # The listing (discovery's first request) is what finds the repo missing; hybrid
+    # raises that decisive error as itself, after the cache's miss.
+    error = online("fetch", "org/nothing-here", "--json").json()["error"]
+    assert (error["type"], error["exit_code"]) == ("RepositoryNotFound", 3)
     assert_clean_error(online("fetch", REPO, "--revision", "v9"), 3, "RevisionNotFound")
     assert_clean_error(online("fetch", REPO, "-f", "nope.json"), 3, "EntryNotFound")
 
@@ -107,13 +116,18 @@ def test_offline_cache_miss_exits_3_with_json_error(online: Cli, hub: Any) -> No
 def test_gated_repo_exits_4(online: Cli) -> None:
     """A gated repo without an accepted token is an auth failure."""
     assert_clean_error(online("fetch", "org/gated"), 4, "GatedRepository")
+    error = online("fetch", "org/gated", "--json").json()["error"]
+    assert (error["type"], error["exit_code"]) == ("GatedRepository", 4)
 
 
 def test_unreachable_endpoint_exits_5(cli: Cli) -> None:
     """Connection refused (a dead loopback port) is a network failure."""
     config = cli.cache.parent / "t.toml"
     config.write_text('[network]\nendpoint = "http://127.0.0.1:9"\nmax_retries = 0\n')
-    assert_clean_error(cli("fetch", REPO, "--config", str(config)), 5, "NetworkError")
+    assert_clean_error(cli("fetch", REPO, "--config", str(config)), 5, "NetworkError",
+                       "127.0.0.1:9")
+    error = cli("fetch", REPO, "--config", str(config), "--json").json()["error"]
+    assert (error["type"], error["exit_code"]) == ("NetworkError", 5)
 
 
 def test_vocab_and_hash_mismatches_exit_6(online: Cli) -> None:
@@ -201,7 +215,7 @@ def test_cache_list_path_verify_prune(online: Cli) -> None:
     (entry,) = listed["keys"]
     assert entry["key"] == KEY and entry["repo"] == REPO and len(entry["commit"]) == 40
     assert entry["managed"] is True and entry["problems"] == []
-    assert {f["file"] for f in entry["files"]} == {"tokenizer.json", "tokenizer_config.json"}
+    assert {f["file"] for f in entry["files"]} == MINILM_DISCOVERED
     assert KEY in online("cache", "list").out
     path = online("cache", "path", KEY)
     assert path.code == 0 and Path(path.out.strip()) == online.cache / KEY
@@ -268,7 +282,8 @@ def test_lock_then_fetch_the_locked_commit_after_main_moved(online: Cli, hub: An
     assert run.code == 0, run.err
     lock = LockFile.parse(lock_path.read_text())
     assert {e.commit for e in lock.entries if e.repo == repo} == {old}
-    assert len(run.json()["entries"]) == 4
+    # Both sets discovered: the two files of org/lock-target, the five of MiniLM.
+    assert len(run.json()["entries"]) == 2 + len(MINILM_DISCOVERED)
     hub.replace_file(repo, "tokenizer_config.json", b'{"v": 2}')
     fresh = tmp_path / "fresh-cache"
     run = online("fetch", "--lock", str(lock_path), "--cache-dir", str(fresh), "--json")
