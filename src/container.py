@@ -20,7 +20,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from .adapters.in_memory_metrics import InMemoryMetrics
-from .adapters.structlog_observer import StructlogObserver
+from .adapters.logging_observer import LoggingObserver
 from .domain.hybrid import HybridAcquisition
 from .domain.observers import FanOutObserver
 from .domain.vocab_check import VocabChecker
@@ -36,6 +36,9 @@ from .strategies import (
     aiohttp_installed,
     network_unavailable,
     require_aiohttp,
+    require_s3,
+    s3_installed,
+    s3_unavailable,
 )
 
 
@@ -48,6 +51,21 @@ def _network(settings: Settings, observer: AcquisitionObserver,
 def _optional_network(settings: Settings, observer: AcquisitionObserver,
                       vocab: VocabChecker) -> TokenizerAcquisition:
     return _network(settings, observer, vocab) if aiohttp_installed() else network_unavailable()
+
+
+def _s3(settings: Settings, vocab: VocabChecker,
+        delegate: TokenizerAcquisition | None = None) -> TokenizerAcquisition:
+    """The bucket tier; in a hybrid it leads the fleet's Hub downloads through ``delegate``
+    (the hybrid's own network strategy), alone (``strategy = "s3"``) it serves the bucket
+    only."""
+    if not s3_installed() or settings.s3 is None:
+        return s3_unavailable()
+    from .strategies import S3Acquisition
+
+    usable = delegate if delegate is not None and delegate.is_available() else None
+    return S3Acquisition(settings.cache_dir, options=settings.s3, delegate=usable,
+                         network=settings.network, lock_timeout=settings.lock_timeout,
+                         vocab=vocab)
 
 
 def _hybrid(settings: Settings, observer: AcquisitionObserver,
@@ -78,7 +96,7 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     metrics = providers.Singleton(InMemoryMetrics)
-    log_events = providers.Singleton(StructlogObserver)
+    log_events = providers.Singleton(LoggingObserver)
     observer = providers.Singleton(FanOutObserver, providers.List(log_events, metrics))
 
     vocab = providers.Singleton(VocabChecker)
@@ -92,6 +110,9 @@ class Container(containers.DeclarativeContainer):
     network = providers.Singleton(_network, settings=settings, observer=observer, vocab=vocab)
     network_if_installed = providers.Singleton(_optional_network, settings=settings,
                                                observer=observer, vocab=vocab)
+    s3 = providers.Singleton(_s3, settings=settings, vocab=vocab)
+    s3_fleet = providers.Singleton(_s3, settings=settings, vocab=vocab,
+                                   delegate=network_if_installed)
     hybrid = providers.Singleton(
         _hybrid,
         settings=settings,
@@ -102,13 +123,14 @@ class Container(containers.DeclarativeContainer):
             hf_cache=hf_cache.provider,
             local_dir=local_dir.provider,
             network=network_if_installed.provider,
+            s3=s3_fleet.provider,
         ),
     )
 
     acquisition = providers.Selector(
         config.strategy,
         **_by_strategy_name(hybrid=hybrid, cache_only=cache_only, hf_cache=hf_cache,
-                            local_dir=local_dir, network=network),
+                            local_dir=local_dir, network=network, s3=s3),
     )
 
     lifecycle = providers.Resource(_strategy_lifecycle, acquisition)
@@ -133,6 +155,8 @@ def build_container(
     settings = load_settings(config_file, overrides, environ, overrides_source=overrides_source)
     if settings.strategy in NETWORK_STRATEGIES:
         require_aiohttp()
+    if settings.strategy == "s3":
+        require_s3()
     container = Container()
     container.settings.override(providers.Object(settings))
     container.config.from_dict(settings.as_dict())

@@ -8,12 +8,12 @@ The environment is read when settings are loaded, never at import.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .domain.bucket_layout import S3Options, parse_s3_url
 from .domain.environment import offline_source
 from .domain.errors import ConfigurationError
 from .domain.options import DEFAULT_LOCK_TIMEOUT, NetworkOptions, Secret, check_header_value
@@ -33,10 +33,11 @@ PATH_KEYS = frozenset({"cache_dir", "hf_cache_dir", "local_dir", "network.token_
                        "network.ca_bundle"})
 
 TOP_KEYS = ("strategy", "strategies", "cache_dir", "hf_cache_dir", "local_dir", "offline",
-            "lock_timeout", "network")
+            "lock_timeout", "network", "s3")
 NETWORK_KEYS = ("endpoint", "token", "token_file", "connect_timeout", "read_timeout",
                 "max_retries", "max_concurrent_files", "max_file_bytes", "ca_bundle",
                 "trust_env", "user_agent")
+S3_KEYS = ("url", "endpoint_url", "region", "addressing_style", "write_through", "lease_ttl")
 
 # (environment variable, setting key); earlier variables win over later ones.
 ENVIRONMENT = (
@@ -48,6 +49,17 @@ ENVIRONMENT = (
     ("TOKACQ_TOKEN", "network.token"),
     ("HF_TOKEN", "network.token"),
     ("TOKACQ_LOCK_TIMEOUT", "lock_timeout"),
+    # huggingface_hub's names: HEAD/metadata timeout and download (between bytes) timeout
+    ("HF_HUB_ETAG_TIMEOUT", "network.connect_timeout"),
+    ("HF_HUB_DOWNLOAD_TIMEOUT", "network.read_timeout"),
+    # OpenSSL's (honoured by httpx, hence huggingface_hub), then requests'
+    ("SSL_CERT_FILE", "network.ca_bundle"),
+    ("REQUESTS_CA_BUNDLE", "network.ca_bundle"),
+    ("TOKACQ_S3_URL", "s3.url"),
+    ("AWS_ENDPOINT_URL_S3", "s3.endpoint_url"),
+    ("AWS_ENDPOINT_URL", "s3.endpoint_url"),
+    ("AWS_REGION", "s3.region"),
+    ("AWS_DEFAULT_REGION", "s3.region"),
 )
 
 
@@ -73,6 +85,8 @@ class Settings:
     offline_source: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     network: NetworkOptions = field(default_factory=NetworkOptions)
+    #: The shared bucket (``[s3]``); None when ``s3.url`` is not configured.
+    s3: S3Options | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     config_file: Path | None = None
 
@@ -102,19 +116,22 @@ def _flatten(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in TOP_KEYS:
             raise unknown_key(key, TOP_KEYS, source)
-        if key == "network":
+        if key in ("network", "s3"):
             if not isinstance(value, Mapping):
-                raise bad_value("network", value, source, "a table of network settings")
+                raise bad_value(key, value, source, f"a table of {key} settings")
+            known = NETWORK_KEYS if key == "network" else S3_KEYS
             for sub, subvalue in value.items():
-                if sub not in NETWORK_KEYS:
-                    raise unknown_key(f"network.{sub}", NETWORK_KEYS, source)
-                flat[f"network.{sub}"] = subvalue
+                if sub not in known:
+                    raise unknown_key(f"{key}.{sub}", known, source)
+                flat[f"{key}.{sub}"] = subvalue
         else:
             flat[key] = value
     return flat
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a config file is read: ~5 ms of import otherwise
+
     source = f"config file {path}"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -133,6 +150,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
 def _environment_layer(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
     layer: dict[str, tuple[Any, str]] = {}
     for variable, key in ENVIRONMENT:
+        if variable in IMPLICIT_TOKEN_VARIABLES and implicit_token_disabled(environ):
+            continue
         value = environ.get(variable)
         if value and key not in layer:
             layer[key] = (value, f"environment variable {variable}")
@@ -141,6 +160,17 @@ def _environment_layer(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]
         variable, offline = decided
         layer["offline"] = (offline, f"environment variable {variable}")
     return layer
+
+
+#: Tokens huggingface_hub calls implicit (also the Hub login token file):
+#: ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` turns them off; explicit settings still count.
+IMPLICIT_TOKEN_VARIABLES = frozenset({"HF_TOKEN"})
+
+
+def implicit_token_disabled(environ: Mapping[str, str]) -> bool:
+    """``HF_HUB_DISABLE_IMPLICIT_TOKEN`` as huggingface_hub reads it (1/true/yes/on)."""
+    value = environ.get("HF_HUB_DISABLE_IMPLICIT_TOKEN", "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 #: How ``environment_setting`` resolves a setting that no environment variable sets.
@@ -227,7 +257,10 @@ def _assemble(values: dict[str, Any], sources: dict[str, str], env: Mapping[str,
     if token is None and "network.token_file" in values:
         token = _read_token(values["network.token_file"], sources["network.token_file"])
         sources["network.token"] = sources["network.token_file"]
-    if token is None:
+    if token is None and implicit_token_disabled(env):
+        sources["network.token"] = ("not sent: HF_HUB_DISABLE_IMPLICIT_TOKEN ignores HF_TOKEN "
+                                    "and the Hub login token")
+    elif token is None:
         candidate = hub_token_file(env)
         if candidate.is_file():
             token = _read_token(candidate, f"Hub token file {candidate}") or None
@@ -252,18 +285,44 @@ def _assemble(values: dict[str, Any], sources: dict[str, str], env: Mapping[str,
             suggestions=["set local_dir = \"/path/to/tokenizers\" (laid out as "
                          "<local_dir>/<org>/<name>/<file>) or TOKACQ_LOCAL_DIR",
                          "or choose another strategy"])
+    s3 = _s3_options(values, sources, strategy)
+    order = values.get("strategies") or _default_order(hf_cache_dir, local_dir)
+    if "strategies" not in values and s3 is not None:
+        order = (*order[:-1], "s3", order[-1])  # cache-only ... -> s3 -> network
     return Settings(
         strategy=strategy,
-        strategies=values.get("strategies") or _default_order(hf_cache_dir, local_dir),
+        strategies=order,
         cache_dir=values.get("cache_dir") or default_cache_dir(),
         hf_cache_dir=hf_cache_dir,
         local_dir=local_dir,
         offline_source=offline_reason,
         lock_timeout=values.get("lock_timeout", DEFAULT_LOCK_TIMEOUT),
         network=network,
+        s3=s3,
         sources=sources,
         config_file=file_path,
     )
+
+
+def _s3_options(values: Mapping[str, Any], sources: Mapping[str, str],
+                strategy: str) -> S3Options | None:
+    """``[s3]`` as options, or None when ``s3.url`` is not set (then the other keys may
+    only come from the environment, which AWS tools share)."""
+    url = values.get("s3.url")
+    if url is None:
+        stray = [key for key in values if key.startswith("s3.")
+                 and not sources.get(key, "").startswith("environment")]
+        if stray or strategy == "s3":
+            raise ConfigurationError(
+                "the s3 strategy needs a bucket, but 's3.url' is not set",
+                key="s3.url", value=None,
+                source=sources.get(stray[0] if stray else "strategy"),
+                suggestions=["set url = \"s3://bucket/prefix\" under [s3], or TOKACQ_S3_URL"])
+        return None
+    bucket, prefix = parse_s3_url(url, "s3.url", sources.get("s3.url"))
+    present = {key.removeprefix("s3."): value for key, value in values.items()
+               if key.startswith("s3.") and key != "s3.url"}
+    return S3Options(bucket=bucket, prefix=prefix, **present)
 
 
 def _default_order(hf_cache_dir: Path, local_dir: Path | None = None) -> tuple[str, ...]:

@@ -8,7 +8,6 @@ lose their ``user:password@`` part.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +17,14 @@ from .domain.environment import parse_bool
 from .domain.errors import ConfigurationError
 from .domain.options import check_header_value, checked_endpoint, mask_userinfo
 
-STRATEGY_NAMES = ("hybrid", "cache-only", "hf-cache", "local-dir", "network")
+STRATEGY_NAMES = ("hybrid", "cache-only", "hf-cache", "local-dir", "network", "s3")
 
 Converter = Callable[[str, Any, str], Any]
 
 
 def _closest(value: str, choices: tuple[str, ...]) -> list[str]:
+    import difflib  # only when a setting is wrong: not at the package's import
+
     match = difflib.get_close_matches(value, choices, n=1)
     return [f"did you mean {match[0]!r}?"] if match else []
 
@@ -131,6 +132,30 @@ def _as_endpoint(key: str, value: Any, source: str) -> str:
     return checked_endpoint(_as_str(key, value, source), source)
 
 
+def _as_s3_endpoint(key: str, value: Any, source: str) -> str:
+    try:
+        return checked_endpoint(_as_str(key, value, source), source)
+    except ConfigurationError:
+        raise bad_value(key, mask_userinfo(str(value)), source,
+                        "an http(s) URL without credentials, query or fragment") from None
+
+
+def _as_s3_url(key: str, value: Any, source: str) -> str:
+    from .domain.bucket_layout import parse_s3_url
+
+    text = _as_str(key, value, source)
+    parse_s3_url(text, key, source)
+    return text
+
+
+def _as_choice(*choices: str) -> Converter:
+    def convert(key: str, value: Any, source: str) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise bad_value(key, value, source, "one of the choices", choices)
+        return value
+    return convert
+
+
 CONVERTERS: dict[str, Converter] = {
     "strategy": _as_strategy,
     "strategies": _as_order,
@@ -150,4 +175,10 @@ CONVERTERS: dict[str, Converter] = {
     "network.ca_bundle": _as_path,
     "network.trust_env": _as_bool,
     "network.user_agent": _as_header_value,
+    "s3.url": _as_s3_url,
+    "s3.endpoint_url": _as_s3_endpoint,
+    "s3.region": _as_header_value,
+    "s3.addressing_style": _as_choice("auto", "path", "virtual"),
+    "s3.write_through": _as_bool,
+    "s3.lease_ttl": _as_number(float, 0.0),
 }

@@ -14,9 +14,11 @@ from typing import Any
 from .adapters.filesystem_cache import FileSystemCache
 from .adapters.hf_cache_source import HfCacheSource
 from .adapters.local_dir_source import LocalDirSource
+from .domain.bucket_layout import S3Options
 from .domain.cache_policy import Located
 from .domain.download_policy import Backoff
 from .domain.errors import AcquisitionUnavailable
+from .domain.fleet import BucketStrategy
 from .domain.hybrid import HybridAcquisition
 from .domain.local import LocalAcquisition
 from .domain.network import NetworkStrategy
@@ -25,16 +27,19 @@ from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionResult
 from .domain.unavailable import UnavailableAcquisition
 from .domain.vocab_check import VocabChecker
+from .ports.acquisition import TokenizerAcquisition
+from .ports.bucket import ObjectStore
 from .ports.events import AcquisitionObserver
 from .ports.lock import CacheKeyLock
 from .ports.source import TokenizerSource
 from .settings import environment_setting, load_settings
 
 DOWNLOADS_EXTRA = "pip install 'tokenizer-acquisition[downloads]'"
+S3_EXTRA = "pip install 'tokenizer-acquisition[s3]'"
 
 __all__ = ["CacheOnlyAcquisition", "HfCacheAcquisition", "HybridAcquisition",
-           "LocalDirAcquisition", "NetworkAcquisition", "aiohttp_installed",
-           "network_unavailable"]
+           "LocalDirAcquisition", "NetworkAcquisition", "S3Acquisition", "aiohttp_installed",
+           "network_unavailable", "s3_installed"]
 
 
 def aiohttp_installed() -> bool:
@@ -54,6 +59,29 @@ def require_aiohttp() -> None:
         raise AcquisitionUnavailable(
             "network", [DOWNLOADS_EXTRA],
             reason="aiohttp is not installed (the 'downloads' extra)")
+
+
+def s3_installed() -> bool:
+    """botocore (signing, credentials) and aiohttp (the requests), checked without
+    importing either."""
+    return aiohttp_installed() and importlib.util.find_spec("botocore") is not None
+
+
+def _s3_missing() -> str:
+    missing = [name for name in ("botocore", "aiohttp")
+               if importlib.util.find_spec(name) is None]
+    return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed " \
+           "(the 's3' extra)"
+
+
+def s3_unavailable() -> UnavailableAcquisition:
+    return UnavailableAcquisition("s3", _s3_missing(), [S3_EXTRA], uses_network=True)
+
+
+def require_s3() -> None:
+    """Fail at build time, not download time, when the s3 extra is missing."""
+    if not s3_installed():
+        raise AcquisitionUnavailable("s3", [S3_EXTRA], reason=_s3_missing())
 
 
 def _directory(given: str | os.PathLike[str] | None, key: str) -> Path:
@@ -233,3 +261,43 @@ class NetworkAcquisition(NetworkStrategy):
     @property
     def cache_dir(self) -> Path:
         return self.cache.root
+
+
+class S3Acquisition(BucketStrategy):
+    """The fleet's shared tier: the local cache, then ``s3://bucket/prefix``, then (with
+    ``delegate``, usually a ``NetworkAcquisition``, and ``write_through``) the Hub once
+    for the whole fleet (``domain/fleet.py``). Needs the ``s3`` extra.
+
+    ``options`` are the ``[s3]`` settings (``S3Options``); credentials come from the AWS
+    chain (environment, ``AWS_PROFILE``, web identity). ``store`` replaces the S3 client
+    (tests wrap it to stop a leader at a chosen point).
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        options: S3Options,
+        delegate: TokenizerAcquisition | None = None,
+        network: NetworkOptions | None = None,
+        lock_timeout: float | None = None,
+        vocab: VocabChecker | None = None,
+        store: ObjectStore | None = None,
+    ) -> None:
+        require_s3()
+        if lock_timeout is None:
+            lock_timeout = float(environment_setting("lock_timeout"))
+        network = network or NetworkOptions()
+        if store is None:
+            from .adapters.s3_bucket import S3ObjectStore
+
+            store = S3ObjectStore(options, network)
+        super().__init__(FileSystemCache(_directory(cache_dir, "cache_dir")), store, options,
+                         delegate=delegate, vocab=vocab, lock_timeout=lock_timeout,
+                         offline_source=network.offline_source,
+                         max_file_bytes=network.max_file_bytes)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache.root
+

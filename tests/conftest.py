@@ -12,7 +12,7 @@ import pytest
 from support.secrets import leaking_files, tokens_in
 from support.seeding import BOTCHAN, MINILM
 
-_ENV_PREFIXES = ("TOKACQ_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_")
+_ENV_PREFIXES = ("TOKACQ_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_", "AWS_")
 _PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 _LOOPBACK = "127.0.0.1,127.0.0.2,localhost"
 
@@ -48,6 +48,8 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("NO_PROXY", _LOOPBACK)
     monkeypatch.setenv("HF_HOME", str(home / "huggingface"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    # botocore's credential chain would otherwise ask the instance metadata service.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield
 
 

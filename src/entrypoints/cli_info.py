@@ -59,8 +59,41 @@ def describe(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "available": available,
         "cache_dir": str(settings.cache_dir),
         "strategies": [_status(s) for s in strategies],
+        "s3": _s3(settings),
         "settings": _settings(settings),
     }
+
+
+def _s3(settings: Settings) -> dict[str, Any] | None:
+    """The bucket and what the identity may do there, probed without writing (a GET and
+    a PUT whose ``If-Match`` can never hold: see ``S3ObjectStore.probe``)."""
+    if settings.s3 is None:
+        return None
+    from ..strategies import _s3_missing, s3_installed
+
+    doc: dict[str, Any] = {"bucket": settings.s3.location,
+                           "endpoint": settings.s3.endpoint_url, "access": None,
+                           "unavailable": None}
+    if not s3_installed():
+        doc["unavailable"] = _s3_missing()
+        return doc
+    if settings.offline_source is not None:
+        doc["unavailable"] = f"offline mode is on ({settings.offline_source})"
+        return doc
+    import asyncio
+
+    from ..adapters.s3_bucket import S3ObjectStore
+
+    store = S3ObjectStore(settings.s3, settings.network)
+
+    async def probe() -> str:
+        try:
+            return (await store.probe()).describe()
+        finally:
+            await store.aclose()
+
+    doc["access"] = asyncio.run(probe())
+    return doc
 
 
 def _status(s: StrategyStatus) -> dict[str, Any]:
@@ -94,6 +127,11 @@ def _settings(settings: Settings) -> list[dict[str, Any]]:
         ("network.trust_env", net.trust_env),
         ("network.user_agent", net.user_agent),
     ]
+    if settings.s3 is not None:
+        s3 = settings.s3
+        values += [("s3.url", s3.location), ("s3.endpoint_url", s3.endpoint_url),
+                   ("s3.region", s3.region), ("s3.addressing_style", s3.addressing_style),
+                   ("s3.write_through", s3.write_through), ("s3.lease_ttl", s3.lease_ttl)]
     return [{"key": key, "value": value, "source": _source(settings, key)}
             for key, value in values]
 
@@ -113,6 +151,10 @@ def _print_text(doc: dict[str, Any]) -> None:
             print(f"  {'':<11} {s['description']}")
         for requirement in s["requirements"]:
             print(f"  {'':<11} needs: {requirement}")
+    if doc.get("s3"):
+        s3 = doc["s3"]
+        print(f"\ns3 bucket:   {s3['bucket']} (endpoint {s3['endpoint'] or 'AWS'})")
+        print(f"  access:    {s3['access'] or 'unavailable: ' + str(s3['unavailable'])}")
     print("\nsettings (value, source):")
     width = max(len(row["key"]) for row in doc["settings"])
     for row in doc["settings"]:

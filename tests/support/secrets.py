@@ -18,6 +18,9 @@ KNOWN_TOKENS = (
     "hf_login",
     "hf_secretvalue123",
     "hf_EchoServerToken0123456789",
+    # tests/e2e/test_cli_discovery.py: --token-file and --token - (stdin).
+    "hf_CliStdinToken0123456789abcd",
+    "hf_CliTokenFile0123456789abcd",
     # Not shaped like a Hub token (no hf_ prefix): only the configured-secret scrubbing
     # can catch it, so the echoing server's tests use it too.
     "PlainEchoedSecret-6a1f0c9d2b7e",
@@ -27,12 +30,23 @@ KNOWN_TOKENS = (
 TOKEN_LITERAL = re.compile(r"""["'](hf_[A-Za-z0-9_]{3,})["']""")
 _NOT_TOKENS = {"hf_cache", "hf_cache_dir", "hf_home", "hf_hub", "hf_token", "hf_endpoint"}
 
-_ENCODED = tuple(t.encode() for t in KNOWN_TOKENS)
+#: Secrets made at run time (the S3 gateway's random keys): searched like the tokens above.
+_REGISTERED: list[str] = []
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 
 
+def register_secret(value: str) -> None:
+    """Add a secret created during the run to the session-wide search."""
+    if value and value not in _REGISTERED:
+        _REGISTERED.append(value)
+
+
+def all_secrets() -> tuple[str, ...]:
+    return (*KNOWN_TOKENS, *_REGISTERED)
+
+
 def tokens_in(text: str) -> list[str]:
-    return [t for t in KNOWN_TOKENS if t in text]
+    return [t for t in all_secrets() if t in text]
 
 
 def leaking_files(root: Path) -> list[tuple[Path, str]]:
@@ -42,6 +56,7 @@ def leaking_files(root: Path) -> list[tuple[Path, str]]:
     the Hub's login file), placed there by a test on purpose.
     """
     leaks: list[tuple[Path, str]] = []
+    encoded = tuple(t.encode() for t in all_secrets())
     for path in root.rglob("*"):
         try:
             if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_SCAN_BYTES:
@@ -49,9 +64,9 @@ def leaking_files(root: Path) -> list[tuple[Path, str]]:
             data = path.read_bytes()
         except OSError:
             continue
-        if data.strip() in _ENCODED:
+        if data.strip() in encoded:
             continue
-        leaks.extend((path, t.decode()) for t in _ENCODED if t in data)
+        leaks.extend((path, t.decode()) for t in encoded if t in data)
     return leaks
 
 
