@@ -58,9 +58,9 @@ def run(ctx: Context) -> Outcome:
         targets += [
             Target(f">= 100x faster than hf_hub_download ({label})", m["hf"] / m[key] >= 100,
                    fmt_ratio(m["hf"] / m[key])),
-            Target(f">= 2x faster than try_to_load_from_cache ({label})",
-                   m["tlfc"] / m[key] >= 2, fmt_ratio(m["tlfc"] / m[key])),
-            Target(f"within 10x of bare os.stat ({label})", m[key] / m["stat"] <= 10,
+            Target(f">= 3x faster than try_to_load_from_cache ({label})",
+                   m["tlfc"] / m[key] >= 3, fmt_ratio(m["tlfc"] / m[key])),
+            Target(f"within 6x of bare os.stat ({label})", m[key] / m["stat"] <= 6,
                    f"{fmt_ratio(m[key] / m['stat'])} the time of the stats"),
         ]
     during = sum(n for _, n in ours.values())

@@ -40,8 +40,20 @@ class BigFile:
     label: str
 
 
-def small_files() -> dict[str, Path]:
-    return {name: MINILM_DIR / name for name in SET_FILES}
+def small_files(variant: int | None = None) -> dict[str, Path]:
+    """The MiniLM set; ``variant`` n: the same files with n + 1 trailing newlines, so that
+    several repos have distinct content (no blob is shared between their sets)."""
+    if variant is None:
+        return {name: MINILM_DIR / name for name in SET_FILES}
+    out = {}
+    for name in SET_FILES:
+        data = (MINILM_DIR / name).read_bytes() + b"\n" * (variant + 1)
+        path = DATA_DIR / f"variant-{variant}" / name
+        if not (path.is_file() and path.read_bytes() == data):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        out[name] = path
+    return out
 
 
 def big_file(quick: bool) -> BigFile:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -38,8 +39,9 @@ MODULES = {
     5: "bench_5_concurrency",
     6: "bench_6_import",
     7: "bench_7_loop_lag",
+    8: "bench_8_fleet",
 }
-ORDER = (1, 2, 3, 4, 6, 7, 5)
+ORDER = (1, 2, 3, 4, 6, 7, 8, 5)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         outcomes = [_run_one(n, ctx) for n in chosen]
         total = time.perf_counter() - started
+        info["Load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     outcomes.sort(key=lambda o: o.number)
@@ -96,6 +99,20 @@ def _run_one(number: int, ctx: Context) -> Outcome:
     return outcome
 
 
+def _sharing(info: dict[str, str]) -> list[str]:
+    """Say so when other work competed for the CPUs: every figure is then noisier."""
+    loads = [float(info[k].split()[0]) for k in ("Load average at start", "Load average at end")
+             if k in info and info[k].split()]
+    cores = os.cpu_count() or 1
+    if not loads or max(loads) < 0.5 * cores:
+        return []
+    return [f"**The machine was shared during this run** (1-minute load average "
+            f"{' at start, '.join(f'{x:.1f}' for x in loads)} at end on {cores} cores: other "
+            "processes competed for the CPUs). Ratios come from interleaved rounds in the same "
+            "run, so the load hits every client alike, but absolute times are slower and "
+            "noisier than on an idle machine.", ""]
+
+
 def _markdown(info: dict[str, str], outcomes: list[Outcome], *, quick: bool, total: float,
               partial: bool) -> str:
     kind = "quick smoke run (small file, few iterations: not representative)" if quick \
@@ -112,6 +129,7 @@ def _markdown(info: dict[str, str], outcomes: list[Outcome], *, quick: bool, tot
         "",
         markdown_table(["", ""], [[k, v] for k, v in info.items()]),
         "",
+        *_sharing(info),
         "## Targets",
         "",
         markdown_table(["#", "target", "result", "measured"],

@@ -27,12 +27,14 @@ class SimProcess:
     """``with SimProcess({repo: {path: host_file}}, lfs=[...]) as sim:`` serves until exit."""
 
     def __init__(self, repos: dict[str, dict[str, Path]], *, lfs: tuple[str, ...] = (),
-                 latency: float = 0.0) -> None:
+                 latency: float = 0.0, relative_redirect: bool = False) -> None:
         self._spec = {
             "repos": {repo: {name: str(p) for name, p in files.items()}
                       for repo, files in repos.items()},
             "lfs": list(lfs),
             "latency": latency,
+            # resolve answers 307 to resolve-cache (as the Hub does for regular files)
+            "relative_redirect": relative_redirect,
         }
         self._proc: subprocess.Popen[str] | None = None
         self.endpoint = ""
@@ -100,7 +102,8 @@ def _summary(sim: Any) -> dict[str, Any]:
 async def _serve(spec: dict[str, Any]) -> None:
     from tokenizer_acquisition.testing import HubSimulator
 
-    sim = HubSimulator(HUB_HOST, CDN_HOST, latency=float(spec["latency"]))
+    sim = HubSimulator(HUB_HOST, CDN_HOST, latency=float(spec["latency"]),
+                       relative_redirect=bool(spec.get("relative_redirect")))
     for repo, files in spec["repos"].items():
         data = {name: Path(p).read_bytes() for name, p in files.items()}
         sim.add_repo(repo, data, lfs=[f for f in spec["lfs"] if f in data])

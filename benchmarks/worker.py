@@ -45,8 +45,9 @@ def _ours(args: dict[str, Any]) -> Any:
 def _info(args: dict[str, Any]) -> Any:
     from tokenizer_acquisition import TokenizerDownloadInfo
 
-    return TokenizerDownloadInfo(args["repo"], args.get("cache_key", "bench"),
-                                 tuple(args["files"]))
+    # "discover": files=None, the set is listed and picked by the tokenizer preset.
+    files = None if args.get("discover") else tuple(args["files"])
+    return TokenizerDownloadInfo(args["repo"], args.get("cache_key", "bench"), files)
 
 
 def _hf_fetch(args: dict[str, Any]) -> Callable[[], dict[str, str]]:
@@ -256,8 +257,51 @@ def cache_only_modules(args: dict[str, Any]) -> dict[str, Any]:
             "loaded": {name: name in sys.modules for name in watched}}
 
 
+def download_sets(args: dict[str, Any]) -> dict[str, Any]:
+    """Several cold sets at once in one process (one repo and cache key each)."""
+    from tokenizer_acquisition import TokenizerDownloadInfo
+
+    async def main() -> dict[str, Any]:
+        infos = [TokenizerDownloadInfo(repo, f"set{n}", tuple(args["files"]))
+                 for n, repo in enumerate(args["repos"])]
+        async with _ours(args) as downloader:
+            started = time.perf_counter()
+            async with asyncio.timeout(DOWNLOAD_TIMEOUT_S):
+                results = await asyncio.gather(*(downloader.acquire(i) for i in infos))
+            seconds = time.perf_counter() - started
+        return {"seconds": seconds, "sets": len(results),
+                "files": sum(len(r.files) for r in results)}
+
+    return asyncio.run(main())
+
+
+def raw(args: dict[str, Any]) -> dict[str, Any]:
+    """The floor: every file of every repo fetched at once by a bare aiohttp client that
+    follows redirects and keeps nothing (no disk, no hash): the round trips themselves."""
+    import aiohttp
+
+    async def main() -> dict[str, Any]:
+        urls = [f"{args['endpoint']}/{repo}/resolve/main/{name}"
+                for repo in args["repos"] for name in args["files"]]
+        async with aiohttp.ClientSession(trust_env=False, auto_decompress=False) as session:
+
+            async def get(url: str) -> int:
+                async with session.get(url, headers={"Accept-Encoding": "identity"}) as r:
+                    r.raise_for_status()
+                    return len(await r.read())
+
+            started = time.perf_counter()
+            sizes = await asyncio.gather(*(get(u) for u in urls))
+            seconds = time.perf_counter() - started
+        return {"seconds": seconds, "bytes": sum(sizes)}
+
+    return asyncio.run(main())
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "download": download,
+    "download_sets": download_sets,
+    "raw": raw,
     "snapshot": snapshot,
     "lag": lag,
     "concurrent": concurrent,

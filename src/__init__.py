@@ -6,65 +6,119 @@ service pays only for what it uses.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
-
-from .domain.errors import (
-    AcquisitionError,
-    AcquisitionUnavailable,
-    AllStrategiesFailed,
-    AuthenticationFailed,
-    CacheKeyConflict,
-    CacheKeyNotFound,
-    CacheWriteError,
-    ConfigurationError,
-    EntryNotFound,
-    GatedRepository,
-    IntegrityError,
-    InvalidRequest,
-    LockTimeout,
-    NetworkError,
-    OfflineModeError,
-    RateLimited,
-    RepositoryNotFound,
-    RevisionNotFound,
-    TokenizerNotFound,
-    VocabMismatch,
-)
-from .domain.hybrid import HybridAcquisition
-from .domain.lockfile import LockFile
-from .domain.request import TokenizerDownloadInfo
-from .domain.results import AcquisitionInfo, AcquisitionResult, StrategyStatus
-from .facade import SmartTokenizerDownload
-from .ports.acquisition import TokenizerAcquisition
-from .strategies import CacheOnlyAcquisition, HfCacheAcquisition, LocalDirAcquisition
 
 if TYPE_CHECKING:
     from .container import build_container
+    from .domain.cache_key import default_cache_key
+    from .domain.errors import (
+        AcquisitionError,
+        AcquisitionUnavailable,
+        AllStrategiesFailed,
+        AuthenticationFailed,
+        CacheKeyConflict,
+        CacheKeyNotFound,
+        CacheWriteError,
+        ConfigurationError,
+        EntryNotFound,
+        GatedRepository,
+        IntegrityError,
+        InvalidRequest,
+        ListingRefused,
+        ListingUnavailable,
+        LockTimeout,
+        NetworkError,
+        OfflineModeError,
+        RateLimited,
+        RepositoryNotFound,
+        RevisionNotFound,
+        TokenizerNotFound,
+        VocabMismatch,
+    )
+    from .domain.hybrid import HybridAcquisition
+    from .domain.lockfile import LockFile
+    from .domain.request import TokenizerDownloadInfo
+    from .domain.results import (
+        AcquisitionInfo,
+        AcquisitionPlan,
+        AcquisitionResult,
+        StrategyStatus,
+    )
+    from .facade import SmartTokenizerDownload
+    from .ports.acquisition import TokenizerAcquisition
     from .redaction import redact_secrets
-    from .strategies import NetworkAcquisition
+    from .strategies import (
+        CacheOnlyAcquisition,
+        HfCacheAcquisition,
+        LocalDirAcquisition,
+        NetworkAcquisition,
+    )
 
 from ._version import __version__
 
+# Silent until the application configures logging (as httpx, urllib3, huggingface_hub).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 _LAZY = {
+    "AcquisitionError": "domain.errors",
+    "AcquisitionInfo": "domain.results",
+    "AcquisitionPlan": "domain.results",
+    "AcquisitionResult": "domain.results",
+    "AcquisitionUnavailable": "domain.errors",
+    "AllStrategiesFailed": "domain.errors",
+    "AuthenticationFailed": "domain.errors",
+    "CacheKeyConflict": "domain.errors",
+    "CacheKeyNotFound": "domain.errors",
+    "CacheOnlyAcquisition": "strategies",
+    "CacheWriteError": "domain.errors",
+    "ConfigurationError": "domain.errors",
+    "EntryNotFound": "domain.errors",
+    "GatedRepository": "domain.errors",
+    "HfCacheAcquisition": "strategies",
+    "HybridAcquisition": "domain.hybrid",
+    "IntegrityError": "domain.errors",
+    "InvalidRequest": "domain.errors",
+    "ListingRefused": "domain.errors",
+    "ListingUnavailable": "domain.errors",
+    "LocalDirAcquisition": "strategies",
+    "LockFile": "domain.lockfile",
+    "LockTimeout": "domain.errors",
     "NetworkAcquisition": "strategies",
+    "NetworkError": "domain.errors",
+    "OfflineModeError": "domain.errors",
+    "RateLimited": "domain.errors",
+    "RepositoryNotFound": "domain.errors",
+    "RevisionNotFound": "domain.errors",
+    "SmartTokenizerDownload": "facade",
+    "StrategyStatus": "domain.results",
+    "TokenizerAcquisition": "ports.acquisition",
+    "TokenizerDownloadInfo": "domain.request",
+    "TokenizerNotFound": "domain.errors",
+    "VocabMismatch": "domain.errors",
     "build_container": "container",
+    "default_cache_key": "domain.cache_key",
     "redact_secrets": "redaction",
 }
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use: the container pulls in dependency-injector.
+    # Every public name is loaded on first use (issue 15: importing the package costs
+    # about a millisecond; the facade, asyncio and the strategies load when used).
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tokenizer_acquisition' has no attribute {name!r}")
     from importlib import import_module
 
-    return getattr(import_module(f".{module}", __name__), name)
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
 
 
 __all__ = [
     "AcquisitionError",
     "AcquisitionInfo",
+    "AcquisitionPlan",
     "AcquisitionResult",
     "AcquisitionUnavailable",
     "AllStrategiesFailed",
@@ -80,6 +134,8 @@ __all__ = [
     "HybridAcquisition",
     "IntegrityError",
     "InvalidRequest",
+    "ListingRefused",
+    "ListingUnavailable",
     "LocalDirAcquisition",
     "LockFile",
     "LockTimeout",
@@ -97,5 +153,6 @@ __all__ = [
     "VocabMismatch",
     "__version__",
     "build_container",
+    "default_cache_key",
     "redact_secrets",
 ]

@@ -1,1 +1,1 @@
-"""Implementations of the ports: filesystem, aiohttp, structlog."""
+"""Implementations of the ports: filesystem, aiohttp, logging, progress bars."""

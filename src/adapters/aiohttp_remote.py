@@ -21,21 +21,23 @@ Wire rules (see issue 3 and ``domain/hub_protocol.py``):
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import json
+import logging
 import os
 import random
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import structlog
 from yarl import URL
 
 from .._version import __version__
+from ..domain.discovery import MAX_ENTRIES, RepoEntry, RepoListing
 from ..domain.download_policy import (
     Backoff,
     ResumeAction,
@@ -47,7 +49,21 @@ from ..domain.download_policy import (
     resume_action,
     server_delay,
 )
-from ..domain.errors import AcquisitionError, NetworkError
+from ..domain.errors import (
+    AcquisitionError,
+    ListingRefused,
+    ListingUnavailable,
+    NetworkError,
+)
+from ..domain.hub_listing import (
+    MAX_LISTING_BYTES,
+    MAX_PAGES,
+    next_page,
+    parse_model_info,
+    parse_tree_page,
+    revision_url,
+    tree_url,
+)
 from ..domain.hub_protocol import RemoteFacts, error_for, header
 from ..domain.options import NetworkOptions
 from ..domain.verification import (
@@ -59,22 +75,24 @@ from ..domain.verification import (
 )
 from ..ports.remote import Fetched, RemoteFile, RemoteFiles, TransferProgress
 from . import partial_file
+from .logging_observer import log_event
 from .partial_file import BackgroundWriter, PartialChanged, Sink, Validator
 
 #: Largest read from aiohttp's buffer (it also sets how much aiohttp buffers: 2x this).
-CHUNK_BYTES = 1 << 20
-#: Bytes handed to the writer at once (see ``BackgroundWriter`` for how many in flight).
-BATCH_BYTES = 2 << 20
-#: A slow stream still reaches the disk this often, so a killed process leaves a partial.
-FLUSH_INTERVAL_S = 0.25
+#: Each read goes to the file's writer thread as it is (no joining, no batching), so a
+#: slow stream reaches the disk as it arrives and a killed process leaves a partial.
+CHUNK_BYTES = 256 << 10
+#: Bodies larger than this are hashed in a thread of their own beside the writer's (both
+#: run at once on two cores); smaller ones are hashed by the writer: one thread fewer.
+HASH_APART_BYTES = 4 << 20
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _LOGGER = "tokenizer_acquisition.network"
 
 
-def _log() -> Any:
-    # Looked up per event, never bound at import: the application configures structlog.
-    return structlog.get_logger(_LOGGER)
+def _log() -> logging.Logger:
+    # Standard logging under the package's NullHandler: silent until the app configures it.
+    return logging.getLogger(_LOGGER)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -136,22 +154,21 @@ class AiohttpRemoteFiles(RemoteFiles):
         rand: Callable[[], float] = random.random,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         chunk_bytes: int = CHUNK_BYTES,
-        batch_bytes: int = BATCH_BYTES,
     ) -> None:
         self._options = options
         self._backoff = backoff or Backoff()
         self._rand = rand
         self._sleep = sleep
         self._chunk = chunk_bytes
-        self._batch = max(batch_bytes, chunk_bytes)
         self._endpoint = URL(options.endpoint)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         agent = f"tokenizer-acquisition/{__version__}"
         self._user_agent = f"{agent} {options.user_agent}" if options.user_agent else agent
         if self._endpoint.scheme == "http" and not is_loopback(self._endpoint.host):
-            _log().warning("tokenizer.endpoint.insecure", endpoint=options.endpoint,
-                           reason="plain http: files and the token travel unencrypted")
+            log_event(_log(), logging.WARNING, "tokenizer.endpoint.insecure",
+                      endpoint=options.endpoint,
+                      reason="plain http: files and the token travel unencrypted")
 
     # -- session ---------------------------------------------------------------------------
 
@@ -247,8 +264,9 @@ class AiohttpRemoteFiles(RemoteFiles):
                 continue
             except _Retry as failure:
                 delay = state.next_delay(progressed=failure.progressed, hint=failure.hint)
-                _log().info("tokenizer.download.retry", file=remote.file, url=remote.url,
-                            attempt=state.attempts, delay_s=delay, reason=failure.error.message)
+                log_event(_log(), logging.INFO, "tokenizer.download.retry", file=remote.file,
+                          url=remote.url, attempt=state.attempts, delay_s=delay,
+                          reason=failure.error.message)
                 if delay is None:
                     # A 429 arrives here as RateLimited carrying the server's last hint.
                     raise failure.error from None
@@ -317,12 +335,15 @@ class AiohttpRemoteFiles(RemoteFiles):
             progress.restarted()  # e.g. a 200 to a ranged request: the count starts over
             transfer.reported = 0
         progress.started(total)
+        if append and offset:
+            progress.resumed(offset)
         fresh = None if append else _validator(remote, facts, response, total)
-        opening = asyncio.ensure_future(asyncio.to_thread(
+        # Opened in the file's writer thread, which then hashes and writes every read.
+        writer = BackgroundWriter(functools.partial(
             Sink, remote.staged, append=append, total=total,
             git_sha1=needs_git_sha1(facts.identity), validator=fresh,
-            prefix=offset if append else None))
-        writer = BackgroundWriter(opening)
+            prefix=offset if append else None),
+            separate_hasher=total is None or total - (offset if append else 0) > HASH_APART_BYTES)
         try:
             end = await self._stream(remote, progress, transfer, response, writer,
                                      base=offset if append else 0, total=total)
@@ -346,43 +367,34 @@ class AiohttpRemoteFiles(RemoteFiles):
     async def _stream(self, remote: RemoteFile, progress: TransferProgress,
                       transfer: _Transfer, response: aiohttp.ClientResponse,
                       writer: BackgroundWriter, *, base: int, total: int | None) -> int:
-        """Copy the body to the partial in bounded batches; ``base`` bytes are already there.
+        """Hand each read of the body to the file's writer as it arrives; ``base`` bytes are
+        already in the partial. Returns the offset the body ended at.
 
-        Returns the offset the body ended at.
-
-        The chunks aiohttp hands over are passed on as they are (no joining): a batch is
-        a list of them, hashed and written by the writer's threads.
+        The loop only receives: the writer's thread hashes and writes (see
+        ``BackgroundWriter``), and ``submit`` waits only when it is too far behind.
         """
-        batch: list[bytes] = []
-        batched = 0
         written = 0
-        last_flush = time.monotonic()
         read = response.content.read
+        submit = writer.submit
+        chunk_bytes = self._chunk
         try:
-            while chunk := await read(self._chunk):
+            while chunk := await read(chunk_bytes):
                 size = base + written + len(chunk)
                 if (limit := too_large(remote.file, size, remote.max_bytes)):
                     raise limit
-                batch.append(chunk)
-                batched += len(chunk)
                 written += len(chunk)
                 transfer.received += len(chunk)
                 transfer.reported += len(chunk)
                 progress.advanced(len(chunk))
+                await submit((chunk,))
                 if total is not None and size > total:
                     break  # longer than announced: verification reports it
-                if batched >= self._batch or time.monotonic() - last_flush > FLUSH_INTERVAL_S:
-                    await writer.submit(batch)
-                    batch, batched = [], 0
-                    last_flush = time.monotonic()
         except AcquisitionError:
             raise
         except Exception as exc:
-            await writer.submit(batch)
             raise self._transport_failure(
                 remote, exc, progressed=transfer.progressed(base + written)) from None
         complete = total is None or base + written >= total
-        await writer.submit(batch, final=complete)
         if not complete:
             assert total is not None
             error = NetworkError(
@@ -421,6 +433,121 @@ class AiohttpRemoteFiles(RemoteFiles):
             return NetworkError(f"invalid URL for {remote.file!r} ({reason})", url=remote.url)
         error = NetworkError(f"could not fetch {remote.file!r} ({reason})", url=remote.url)
         return _Retry(error, progressed=progressed)
+
+    # -- listing (issue 11) ----------------------------------------------------------------
+
+    async def list_files(self, repo: str, revision: str) -> RepoListing:
+        """``/revision/{rev}?blobs=true`` (one request); the paginated tree at the listed
+        commit only when that answer has no sizes. Same token, redirect and retry rules
+        as downloads; ``ListingRefused`` for an answer that is not the Hub's shape."""
+        endpoint = self._options.endpoint
+        doc, _ = await self._get_json(revision_url(endpoint, repo, revision), repo, revision)
+        try:
+            listing, complete = parse_model_info(doc, repo=repo, revision=revision)
+        except ValueError as exc:
+            raise ListingRefused(repo, str(exc)) from None
+        if complete:
+            return listing
+        at = listing.commit or revision
+        entries: list[RepoEntry] = []
+        url: str | None = tree_url(endpoint, repo, at)
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return replace(listing, entries=tuple(entries))
+            page, link = await self._get_json(url, repo, revision)
+            try:
+                entries.extend(parse_tree_page(page))
+            except ValueError as exc:
+                raise ListingRefused(repo, str(exc)) from None
+            if len(entries) > MAX_ENTRIES:
+                raise ListingRefused(repo, f"more than {MAX_ENTRIES} entries")
+            target = next_page(link)
+            url = str(URL(url).join(URL(target))) if target else None
+        raise ListingRefused(repo, f"more than {MAX_PAGES} pages")
+
+    async def _get_json(self, url: str, repo: str, revision: str) -> tuple[Any, str | None]:
+        """One API GET with retries; the parsed body and the ``Link`` header."""
+        state = RetryState(self._options.max_retries, self._backoff, self._rand)
+        while True:
+            try:
+                return await self._get_json_once(url, repo, revision)
+            except _Retry as failure:
+                delay = state.next_delay(progressed=False, hint=failure.hint)
+                if delay is None:
+                    raise failure.error from None
+                await self._sleep(delay)
+
+    async def _get_json_once(self, url: str, repo: str, revision: str
+                             ) -> tuple[Any, str | None]:
+        target = URL(url, encoded=True)
+        if target.scheme not in ("http", "https"):
+            raise ListingRefused(repo, f"a page link to a {target.scheme!r} URL")
+        token = self._options.token
+        secrets = (token.reveal(),) if token else ()
+        try:
+            session = await self.session()
+            for _ in range(MAX_REDIRECTS + 1):
+                headers = self.headers_for(target, {"Accept": "application/json"})
+                async with session.get(target, headers=headers, allow_redirects=False) as resp:
+                    location = resp.headers.get("Location")
+                    if resp.status in REDIRECT_STATUSES and location:
+                        target = target.join(URL(location))
+                        continue
+                    if resp.status != 200:
+                        raise self._listing_failure(resp, str(target), repo, revision, secrets)
+                    body = await _read_bounded(resp, MAX_LISTING_BYTES + 1)
+                    link = resp.headers.get("Link")
+                break
+            else:
+                raise NetworkError(f"more than {MAX_REDIRECTS} redirects listing {repo!r}",
+                                   url=_public(url))
+        except (AcquisitionError, _Retry):
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            for secret in secrets:
+                reason = reason.replace(secret, "***")
+            error = NetworkError(f"could not list {repo!r} ({reason})", url=_public(url))
+            if isinstance(exc, aiohttp.ClientSSLError | aiohttp.InvalidURL):
+                raise error from None
+            raise _Retry(error, progressed=False) from None
+        if len(body) > MAX_LISTING_BYTES:
+            raise ListingRefused(repo, f"an answer larger than {MAX_LISTING_BYTES} bytes")
+        try:
+            return json.loads(body), link
+        except (ValueError, RecursionError):
+            raise ListingRefused(repo, "an answer that is not JSON") from None
+
+    def _listing_failure(self, response: aiohttp.ClientResponse, url: str, repo: str,
+                         revision: str, secrets: tuple[str, ...]) -> Exception:
+        status = response.status
+        hint = server_delay(status, response.headers)
+        code = header(response.headers, "X-Error-Code")
+        if status in (404, 405, 501) and code not in ("RepoNotFound", "RevisionNotFound",
+                                                      "GatedRepo"):
+            return ListingUnavailable(repo, revision, url=_public(url), status=status,
+                                      reason="the endpoint does not serve the Hub's "
+                                             "/api/models listing")
+        error = error_for(status, response.headers, url=_public(url), file="(listing)",
+                          repo=repo, revision=revision, retry_after=hint, secrets=secrets)
+        if is_retryable_status(status):
+            return _Retry(error, progressed=False, hint=hint)
+        return error
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first ``limit`` bytes (the caller refuses that as too large)."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await response.content.read(limit - size)):
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def _public(url: str) -> str:
+    """A URL as errors may show it (no query: page cursors are noise)."""
+    return url.split("?", 1)[0]
 
 
 def _validator(remote: RemoteFile, facts: RemoteFacts, response: aiohttp.ClientResponse,

@@ -20,9 +20,10 @@ bytes that were verified.
   fsynced partial); a snapshot directory of hard links is built under a unique name; its
   manifest is written and fsynced; then one ``rename`` of a symlink makes
   ``<root>/<key>`` show it. Before that rename readers see the old set, after it the new
-  one. ``<root>/<key>/`` stays a directory of plain-named files for ``ls`` and
-  ``AutoTokenizer.from_pretrained``; results name the snapshot directory itself, so a
-  caller reading several files never straddles a later swap.
+  one (the rename itself is not waited for on disk: after a power cut the key shows the
+  old complete set or the new one). ``<root>/<key>/`` stays a directory of plain-named
+  files for ``ls`` and ``AutoTokenizer.from_pretrained``; results name the snapshot
+  directory itself, so a caller reading several files never straddles a later swap.
 - Hits: the manifest records each file's sha256 and its stamp (device, inode, size,
   mtime_ns, ctime_ns) when published. A lookup that finds the same stamp knows the bytes
   are the verified ones; another stamp (a write, a new link) means the file is hashed
@@ -64,7 +65,7 @@ from ..domain.manifest import MAX_MANIFEST_BYTES, ManifestEntry, ManifestError, 
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.cache import TokenizerCache
 from . import staging
-from .read_only_disk import sha256_of
+from .read_only_disk import file_names, sha256_of
 
 BOOKKEEPING = ".tokacq"
 TMP_SUFFIX = ".tokacq-tmp"
@@ -73,6 +74,9 @@ JOURNAL_SUFFIX = ".tokacq-set"
 GRACE_S = 900.0
 _SID = re.compile(r"^[0-9a-z]{1,64}-[0-9a-f]{8}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}\Z")
+#: The directories of ``.tokacq`` (none may be a symlink).
+_AREAS = ("blobs", "snapshots", "partials", "locks", "tmp")
 #: Partial writes of the journal are serialised within the process.
 _journal_guard = threading.Lock()
 
@@ -205,6 +209,21 @@ class FileSystemCache(TokenizerCache):
 
     def exists(self) -> bool:
         return self.root.is_dir()
+
+    def linked_bookkeeping(self, cache_key: str | None = None) -> Path | None:
+        """The first part of ``.tokacq`` that is a symlink (it would lead writes and
+        deletions out of the cache): ``.tokacq`` itself, one of its directories, or a
+        key's directory under ``snapshots/`` and ``partials/`` (every key's when
+        ``cache_key`` is None). None when there is none."""
+        candidates = [self.bookkeeping, *(self.bookkeeping / name for name in _AREAS)]
+        for area in ("snapshots", "partials"):
+            if cache_key is not None:
+                candidates.append(self.bookkeeping / area / cache_key)
+            elif not os.path.islink(self.bookkeeping) \
+                    and not os.path.islink(self.bookkeeping / area):
+                with contextlib.suppress(OSError), os.scandir(self.bookkeeping / area) as it:
+                    candidates.extend(Path(e.path) for e in it if e.is_symlink())
+        return next((path for path in candidates if os.path.islink(path)), None)
 
     def _link_target(self, cache_key: str, sid: str) -> str:
         return f"{BOOKKEEPING}/snapshots/{cache_key}/{sid}"
@@ -364,7 +383,14 @@ class FileSystemCache(TokenizerCache):
                            problem=state.problem)
         return Located(directory=state.directory, found=found, manifest=manifest,
                        commit=snapshot.commit, managed=True, repo=snapshot.repo,
-                       revision=snapshot.revision)
+                       revision=snapshot.revision, selection=snapshot.selection)
+
+    def present_files(self, info: TokenizerDownloadInfo) -> tuple[str, ...] | None:
+        """The files of a key directory placed by hand (for discovery), bounded."""
+        state = self.state(info.cache_key)
+        if state.kind != "unmanaged" or not self._stays_inside(state.path):
+            return None
+        return file_names(state.path)
 
     def _locate_unmanaged(self, info: TokenizerDownloadInfo, directory: Path) -> Located:
         """Files placed by hand: present is enough; a pinned one is hashed."""
@@ -430,8 +456,9 @@ class FileSystemCache(TokenizerCache):
     def ensure_writable(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise CacheWriteError(self.root, "it exists and is not a directory")
-        if os.path.islink(self.bookkeeping):
-            raise CacheWriteError(self.bookkeeping, "it is a symlink; the cache's bookkeeping "
+        linked = self.linked_bookkeeping()
+        if linked is not None:
+            raise CacheWriteError(linked, "it is a symlink; the cache's bookkeeping "
                                   "must be a real directory (remove the link)")
         try:
             self.bookkeeping.mkdir(parents=True, exist_ok=True)
@@ -442,6 +469,10 @@ class FileSystemCache(TokenizerCache):
 
     def check_publishable(self, cache_key: str) -> None:
         """Raise ``CacheWriteError`` when ``<root>/<key>`` is not ours to replace."""
+        linked = self.linked_bookkeeping(cache_key)
+        if linked is not None:
+            raise CacheWriteError(linked, "it is a symlink; the cache's bookkeeping "
+                                  "must be a real directory (remove the link)")
         state = self.state(cache_key)
         if state.kind in ("absent", "managed"):
             return
@@ -476,6 +507,7 @@ class FileSystemCache(TokenizerCache):
         with _write_errors(blob):
             if self._hash(blob) == sha256:
                 staged.unlink(missing_ok=True)
+                _claim(blob)
                 return blob
             self.blobs.mkdir(parents=True, exist_ok=True)
             os.replace(staged, blob)
@@ -485,7 +517,10 @@ class FileSystemCache(TokenizerCache):
         """``blobs/<sha256>`` if it exists and its bytes hash to that name."""
         _check_digest(sha256)
         blob = self.blobs / sha256
-        return blob if self._hash(blob) == sha256 else None
+        if self._hash(blob) != sha256:
+            return None
+        _claim(blob)
+        return blob
 
     def pending(self, cache_key: str, tag: str) -> Snapshot | None:
         """The journal of a set not yet published: files verified and in ``blobs/``."""
@@ -511,7 +546,7 @@ class FileSystemCache(TokenizerCache):
         key = snapshot.cache_key
         self.check_publishable(key)
         previous = self.state(key)
-        sid = f"{snapshot.commit or 'unknown'}-{secrets.token_hex(4)}"
+        sid = f"{_sid_prefix(snapshot.commit)}-{secrets.token_hex(4)}"
         directory = self.snapshots(key) / sid
         with _write_errors(directory):
             directory.mkdir(parents=True)
@@ -535,7 +570,7 @@ class FileSystemCache(TokenizerCache):
                  for name, e in entries.items()}
         return Located(directory=directory, found=found, manifest=entries,
                        commit=snapshot.commit, managed=True, repo=snapshot.repo,
-                       revision=snapshot.revision)
+                       revision=snapshot.revision, selection=snapshot.selection)
 
     def _link_files(self, directory: Path, snapshot: Snapshot) -> set[Path]:
         made = {directory}
@@ -568,27 +603,45 @@ class FileSystemCache(TokenizerCache):
         except BaseException:
             link.unlink(missing_ok=True)
             raise
-        fsync_directory(self.root)
+        # Not fsynced (issue 15: one journal commit fewer per set): everything the new link
+        # points to is durable already, so a power cut can only bring the previous complete
+        # set back, never a mix; the next journal commit makes the swap durable anyway.
 
     def _collect(self, cache_key: str, keep: set[str]) -> None:
         """Best effort: remove the key's snapshots superseded ``GRACE_S`` ago, and blobs
-        no snapshot links any more (a blob's only link is then its ``blobs/`` name)."""
+        no snapshot links any more (a blob's only link is then its ``blobs/`` name).
+
+        ``keep`` holds the snapshots just published and just superseded: their manifests'
+        mtime is set to now, so a snapshot's age counts from when it stopped being
+        current, not from its creation (a set served for an hour and superseded a moment
+        ago stays readable ``GRACE_S`` more). Its directory and manifest are judged
+        together, by the newer of the two.
+        """
         now = time.time()
         base = self.snapshots(cache_key)
+        for sid in keep:
+            if _SID.match(sid):
+                with contextlib.suppress(OSError):
+                    os.utime(base / f"{sid}.json")
         try:
             names = os.listdir(base)
         except OSError:
             return
+        newest: dict[str, float] = {}
         for name in names:
             sid = name.removesuffix(".json")
             if sid in keep or not _SID.match(sid):
                 continue
             try:
-                if now - os.lstat(base / name).st_mtime < GRACE_S:
-                    continue
+                mtime = os.lstat(base / name).st_mtime
             except OSError:
-                continue
-            self.remove_snapshot(cache_key, sid)
+                mtime = now  # changing under us: judged at a later publication
+            newest[sid] = max(newest.get(sid, mtime), mtime)
+        for sid, mtime in sorted(newest.items()):
+            if now - mtime >= GRACE_S:
+                # Blobs claimed within GRACE_S (stored or reused by a download of another
+                # key, which holds another lock) stay for that download to link.
+                self.remove_snapshot(cache_key, sid, blob_grace=GRACE_S)
 
     def snapshot_ids(self, cache_key: str) -> list[str]:
         """Every snapshot of the key on disk, complete or not."""
@@ -599,9 +652,9 @@ class FileSystemCache(TokenizerCache):
         return sorted({n.removesuffix(".json") for n in names
                        if _SID.match(n.removesuffix(".json"))})
 
-    def remove_snapshot(self, cache_key: str, sid: str) -> int:
-        """Remove one snapshot (directory and manifest) and the blobs only it linked;
-        returns the bytes freed."""
+    def remove_snapshot(self, cache_key: str, sid: str, *, blob_grace: float = 0.0) -> int:
+        """Remove one snapshot (directory and manifest) and the blobs only it linked and
+        nobody claimed within ``blob_grace`` seconds; returns the bytes freed."""
         directory = self.snapshots(cache_key) / sid
         manifest = directory.with_name(f"{sid}.json")
         read = self._read_snapshot(manifest)
@@ -610,7 +663,8 @@ class FileSystemCache(TokenizerCache):
         shutil.rmtree(directory, ignore_errors=True)
         with contextlib.suppress(OSError):
             manifest.unlink()
-        return sum(self.remove_blob_if_unused(self.blobs / d) for d in set(digests))
+        return sum(self.remove_blob_if_unused(self.blobs / d, grace=blob_grace)
+                   for d in set(digests))
 
     def remove_blob_if_unused(self, blob: Path, *, grace: float = 0.0) -> int:
         """Unlink a blob no snapshot links (its only link is this name); bytes freed."""
@@ -634,6 +688,19 @@ def _same_pins(located: Located, info: TokenizerDownloadInfo) -> bool:
     if located.managed or not info.sha256:
         return True
     return all(located.found[n].sha256 is not None for n in info.sha256 if n in located.found)
+
+
+def _sid_prefix(commit: str | None) -> str:
+    """The commit when it is one (40 lower-case hex), else ``unknown``: a snapshot's name
+    never comes from a server's text (``../x`` would leave the cache)."""
+    return commit if commit is not None and _HEX40.match(commit) else "unknown"
+
+
+def _claim(blob: Path) -> None:
+    """Mark a blob as just claimed by a download (its mtime): a clean-up under another
+    key's lock leaves it for ``GRACE_S``, so the download can still link it."""
+    with contextlib.suppress(OSError):
+        os.utime(blob)
 
 
 def _check_digest(sha256: str) -> None:

@@ -20,13 +20,14 @@ that lock) passes to the adopter. A lock that cannot be taken means a live write
 its partial is left alone whatever its age or host. ``Sink.finish`` checks, as a last
 guard, that the file holds exactly the bytes this writer accounts for.
 
-Every method that touches the disk is synchronous and runs in a worker thread
-(``asyncio.to_thread``) so large writes and hashes never stall the event loop;
-``BackgroundWriter`` overlaps them with reading the next batch from the socket.
+Every method that touches the disk is synchronous and runs off the event loop, so large
+writes and hashes never stall it: ``BackgroundWriter`` gives each file one thread that
+opens its ``Sink``, hashes and writes each read as it arrives, and fsyncs it at the end.
 """
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import collections
 import contextlib
@@ -35,11 +36,11 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
-from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -314,9 +315,10 @@ def save_validator(staged: Path, validator: Validator | None) -> None:
 #: the download goes on, so the fsync before publication only waits for the tail. (Writeback
 #: alone is not enough: on a VM disk the flush itself is what takes the time.)
 SYNC_EVERY_BYTES = 4 << 20
-#: Batches handed to the writer but not yet both hashed and on disk; with the reader's
-#: batch and aiohttp's buffer this bounds the memory a download holds.
-MAX_IN_FLIGHT = 4
+#: Reads handed to the writer but not yet hashed and on disk, by count and by bytes; with
+#: aiohttp's buffer this bounds the memory a download holds.
+MAX_IN_FLIGHT = 64
+MAX_BYTES_IN_FLIGHT = 2 << 20
 
 
 def _datasync(fd: int) -> None:
@@ -487,108 +489,273 @@ class Sink:
 
 
 class BackgroundWriter:
-    """Hashes and writes batches off the loop while the caller reads the next ones.
+    """Hashes and writes each read as it arrives, in the file's own threads.
 
-    Each batch goes to two threads at once: one hashes it, one writes it (hashlib and
-    file writes release the GIL). Hashes run in batch order, and so do writes: a write
-    starts only once the previous one succeeded, so a failed write is never followed by
-    a later batch (no hole in the partial). At most ``max_in_flight`` batches are not
-    yet both hashed and written; ``submit`` waits beyond that, so memory stays bounded.
+    The event loop only receives: ``submit`` queues a read for the file's hasher and its
+    writer and returns at once (no future, no executor). The writer thread opens the sink
+    (when given a factory), writes each read, starts an fdatasync helper past
+    ``sync_every`` unsynced bytes, and at ``finish`` fsyncs and reports back; the hasher
+    thread hashes each read as soon as it is queued, while it is still hot in the CPU's
+    cache. About two hand-offs with the loop per file instead of two per batch; hashlib
+    and file writes release the GIL, so the loop keeps reading meanwhile.
 
-    The sink itself is opened in a thread too (rehashing a large resumed prefix takes a
-    while), and the socket keeps being read meanwhile: a server that sends and then
-    resets must find its bytes consumed, not sitting in a buffer.
+    Reads are hashed and written in order; once a write fails no later read is written
+    (no hole in the partial), and the failure is raised by the next ``submit``, ``drain``
+    or ``finish``. At most ``max_in_flight`` reads and ``max_bytes`` bytes are queued and
+    not yet written; ``submit`` waits beyond that, so memory stays bounded. A cancelled
+    wait never interrupts the thread: ``abort`` lets its current write end, then closes.
+
+    ``opening`` is the sink, being opened (a future), or how to open it (a callable run in
+    the writer's thread: one hand-off fewer). The socket keeps being read meanwhile: a
+    server that sends and then resets must find its bytes consumed, not sitting in a buffer.
     """
 
-    def __init__(self, opening: asyncio.Future[Sink], *,
-                 max_in_flight: int = MAX_IN_FLIGHT,
-                 sync_every: int = SYNC_EVERY_BYTES) -> None:
-        self._opening = opening
+    def __init__(self, opening: asyncio.Future[Sink] | Callable[[], Sink], *,
+                 max_in_flight: int = MAX_IN_FLIGHT, max_bytes: int = MAX_BYTES_IN_FLIGHT,
+                 sync_every: int = SYNC_EVERY_BYTES, separate_hasher: bool = True) -> None:
+        self._loop = asyncio.get_running_loop()
+        #: False (small files): the writer thread hashes each read itself, one thread fewer.
+        self._separate = separate_hasher
         self._max_in_flight = max(1, max_in_flight)
-        #: (hash task, write task) per batch, oldest first; forgotten only once both are done.
-        self._batches: collections.deque[tuple[asyncio.Future[None], asyncio.Future[None]]] \
-            = collections.deque()
-        self._last: tuple[asyncio.Future[None], asyncio.Future[None]] | None = None
-        self._syncing: asyncio.Future[None] | None = None
+        self._max_bytes = max(1, max_bytes)
         self._sync_every = sync_every
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()  # to the writer
+        self._hashes: queue.SimpleQueue[object] = queue.SimpleQueue()  # to the hasher
+        self._opened_event = threading.Event()
+        self._sizes: collections.deque[int] = collections.deque()
+        self._stored = self._hashed = self._settled = 0
+        self._guard = threading.Lock()
+        self._pending = 0
+        self._pending_bytes = 0
+        self._failure: BaseException | None = None
+        #: The loop's wait for room (or for nothing pending), with its condition.
+        self._waiter: tuple[asyncio.Future[None], Callable[[], bool]] | None = None
+        self._ended: asyncio.Future[tuple[str, str | None] | None] = self._loop.create_future()
+        self._sink: Sink | None = None
+        self._closing = False  # the stop or abort marker was queued
+        self._started = False
+        self._opening: asyncio.Future[Sink] | None = None
+        if isinstance(opening, asyncio.Future):
+            self._opening = opening
+            opening.add_done_callback(self._opened)
+        else:
+            self._start(opening)
 
     @property
     def in_flight(self) -> int:
-        return len(self._batches)
+        return self._pending
 
-    async def _run(self, previous: asyncio.Future[None] | None,
-                   work: Callable[[Sink], Callable[[], None]], *, stores: bool) -> None:
-        sink = await asyncio.shield(self._opening)
-        if previous is not None:
-            await asyncio.shield(previous)  # its failure is ours: nothing after a failed write
-        try:
-            await asyncio.to_thread(work(sink))
-        except OSError as exc:
-            raise CacheWriteError(sink.path, exc.strerror or str(exc)) from None
-        if stores:
-            self._maybe_sync(sink)
+    # -- the loop's side ------------------------------------------------------------------
 
-    def _maybe_sync(self, sink: Sink) -> None:
-        """Past ``sync_every`` unsynced bytes, start the sink's sync loop in a thread."""
-        if self._syncing is not None and not self._syncing.done():
-            return  # the running loop picks the new bytes up
-        if sink.unsynced >= self._sync_every:
-            self._syncing = asyncio.ensure_future(asyncio.to_thread(sink.sync, self._sync_every))
+    def _opened(self, opening: asyncio.Future[Sink]) -> None:
+        error = asyncio.CancelledError() if opening.cancelled() else opening.exception()
+        if error is not None:
+            self._fail(error)
+            self._resolve(None, error)
+        else:
+            sink = opening.result()
+            self._start(lambda: sink)
 
-    async def _settle_sync(self) -> None:
-        if self._syncing is not None:
-            await asyncio.shield(self._syncing)
+    def _start(self, open_sink: Callable[[], Sink]) -> None:
+        # Not threading.Thread.start(): it blocks the loop until the new thread runs, which
+        # on a busy machine costs milliseconds per file. The thread reports back itself.
+        self._started = True
+        _thread.start_new_thread(self._work, (open_sink,))
 
-    async def _settle_oldest(self) -> None:
-        """Wait for the oldest batch; a cancellation never interrupts a thread's work."""
-        hashing, storing = self._batches[0]
-        for task in (hashing, storing):
-            await asyncio.shield(task)
-        # Forgotten only once done: a wait cancelled meanwhile leaves the batch for
-        # abort() to wait on, so the file is never closed under a thread still writing.
-        self._batches.popleft()
+    def _resolve(self, result: tuple[str, str | None] | None,
+                 error: BaseException | None) -> None:
+        if self._ended.done():
+            return
+        if error is not None:
+            self._ended.set_exception(error)
+            self._ended.exception()  # retrieved: abort() may be the only one to wait
+        else:
+            self._ended.set_result(result)
 
-    async def drain(self) -> None:
-        """Wait for every batch in flight."""
-        while self._batches:
-            await self._settle_oldest()
+    def _check(self) -> None:
+        with self._guard:
+            failure = self._failure
+        if failure is not None:
+            raise failure
+
+    async def _wait_until(self, ready: Callable[[], bool]) -> None:
+        """Wait (no thread hop unless needed) until ``ready()`` or a failure."""
+        while True:
+            with self._guard:
+                if self._failure is not None or ready() or self._ended.done():
+                    break
+                waiter: asyncio.Future[None] = self._loop.create_future()
+                self._waiter = (waiter, ready)
+            try:
+                await waiter
+            finally:
+                with self._guard:
+                    if self._waiter is not None and self._waiter[0] is waiter:
+                        self._waiter = None
+        self._check()
+
+    def _has_room(self) -> bool:
+        return self._pending < self._max_in_flight and self._pending_bytes < self._max_bytes
+
+    def _idle(self) -> bool:
+        return self._pending == 0
 
     async def submit(self, chunks: Sequence[bytes], *, final: bool = False) -> None:
-        """Hand over a batch (its bytes in order); ``final``: the body ends with it."""
-        while len(self._batches) >= self._max_in_flight:
-            await self._settle_oldest()
-        batch = list(chunks)
-        if not batch:
+        """Hand over reads (in order); ``final``: the body ends with them."""
+        self._check()
+        if not self._has_room():
+            await self._wait_until(self._has_room)
+        if not chunks:
             return
-        previous = self._last
-        hashing = asyncio.ensure_future(self._run(
-            previous[0] if previous else None, lambda sink: partial(sink.digest, batch),
-            stores=False))
-        storing = asyncio.ensure_future(self._run(
-            previous[1] if previous else None,
-            lambda sink: partial(sink.store, batch, final=final), stores=True))
-        self._last = (hashing, storing)
-        self._batches.append(self._last)
+        batch = list(chunks)
+        size = sum(map(len, batch))
+        with self._guard:
+            self._pending += 1
+            self._pending_bytes += size
+            self._sizes.append(size)
+        if self._separate:
+            self._hashes.put(batch)
+        self._queue.put(batch)
+
+    async def drain(self) -> None:
+        """Wait until every read handed over is hashed and written."""
+        await self._wait_until(self._idle)
 
     async def finish(self) -> tuple[Sink, str, str | None]:
         """Everything written, fsynced and closed: (sink, sha256, git sha1)."""
-        await self.drain()
-        await self._settle_sync()
-        sink = await asyncio.shield(self._opening)
-        sha256, git_sha1 = await asyncio.to_thread(sink.finish)
-        return sink, sha256, git_sha1
+        self._check()
+        if not self._closing:
+            self._closing = True
+            self._queue.put(_FINISH)
+        result = await asyncio.shield(self._ended)
+        assert result is not None and self._sink is not None
+        return self._sink, result[0], result[1]
 
     async def abort(self) -> None:
-        """After a failure: let the thread work end, keep what reached the disk, close."""
-        tasks: list[asyncio.Future[Any]] = [t for pair in self._batches for t in pair]
-        if self._syncing is not None:
-            tasks.append(self._syncing)
-        for task in (*tasks, self._opening):
+        """After a failure: let the thread's current write end, keep what reached the disk,
+        close."""
+        if self._opening is not None:
             with contextlib.suppress(BaseException):
-                await task
-        self._batches.clear()
-        self._last = None
-        if self._opening.done() and not self._opening.cancelled() \
-                and self._opening.exception() is None:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(self._opening.result().close)
+                await asyncio.shield(self._opening)
+        if self._started and not self._closing:
+            self._closing = True
+            self._queue.put(_ABORT)
+        if self._started or self._opening is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._ended)
+
+    # -- the writer's thread --------------------------------------------------------------
+
+    def _fail(self, error: BaseException) -> None:
+        with self._guard:
+            if self._failure is None:
+                self._failure = error
+        self._wake()
+
+    def _wake(self) -> None:
+        """Called with anything that may satisfy the loop's wait (from any thread)."""
+        with self._guard:
+            if self._waiter is None:
+                return
+            waiter, ready = self._waiter
+            if self._failure is None and not ready():
+                return
+            self._waiter = None
+        self._loop.call_soon_threadsafe(_set_none, waiter)
+
+    def _settle(self, *, stored: int = 0, hashed: int = 0) -> None:
+        """A read was written (or hashed): once both are done it leaves the count."""
+        with self._guard:
+            self._stored += stored
+            self._hashed += hashed
+            while self._settled < min(self._stored, self._hashed):
+                self._pending -= 1
+                self._pending_bytes -= self._sizes.popleft()
+                self._settled += 1
+        self._wake()
+
+    def _hash_work(self) -> None:
+        """The hasher: each read, in order, as soon as it is queued (hot in cache)."""
+        self._opened_event.wait()
+        sink = self._sink
+        while True:
+            item = self._hashes.get()
+            if item is _FINISH or item is _ABORT:
+                return
+            assert isinstance(item, list)
+            if sink is not None and self._failure is None:
+                try:
+                    sink.digest(item)
+                except BaseException as exc:  # a stand-in's failure: the caller's error
+                    self._fail(exc)
+            self._settle(hashed=1)
+
+    def _work(self, open_sink: Callable[[], Sink]) -> None:
+        """The writer: opens the sink, writes each read in order, finishes the file."""
+        result: tuple[str, str | None] | None = None
+        error: BaseException | None = None
+        syncing: threading.Thread | None = None
+        sink: Sink | None = None
+        hasher = threading.Thread(target=self._hash_work, daemon=True, name="tokacq-hash")
+        if self._separate:
+            hasher.start()
+        try:
+            try:
+                sink = self._sink = open_sink()
+            finally:
+                self._opened_event.set()
+            while True:
+                item = self._queue.get()
+                if item is _ABORT:
+                    break
+                if item is _FINISH:
+                    if self._separate:
+                        self._hashes.put(_FINISH)  # after every read: they were queued first
+                        hasher.join()
+                    if syncing is not None:
+                        syncing.join()
+                        syncing = None
+                    if self._failure is None:
+                        result = sink.finish()
+                    break
+                assert isinstance(item, list)
+                if self._failure is None:
+                    try:
+                        if not self._separate:
+                            sink.digest(item)
+                        sink.store(item)
+                    except OSError as exc:
+                        self._fail(CacheWriteError(sink.path, exc.strerror or str(exc)))
+                    else:
+                        if sink.unsynced >= self._sync_every and (
+                                syncing is None or not syncing.is_alive()):
+                            syncing = threading.Thread(
+                                target=sink.sync, args=(self._sync_every,), daemon=True,
+                                name="tokacq-fdatasync")
+                            syncing.start()
+                self._settle(stored=1, hashed=0 if self._separate else 1)
+        except BaseException as exc:  # opening or finish failed: the caller's error
+            error = exc
+            self._fail(exc)
+        finally:
+            if self._separate:
+                self._hashes.put(_ABORT)
+                hasher.join()
+            if syncing is not None:
+                syncing.join()
+            if result is None and sink is not None:
+                sink.close()
+            if error is None and result is None:
+                error = self._failure or CacheWriteError(
+                    getattr(sink, "path", Path("?")), "the download was abandoned")
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                self._loop.call_soon_threadsafe(self._resolve, result, error)
+
+
+_FINISH = object()
+_ABORT = object()
+
+
+def _set_none(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -10,7 +10,6 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from enum import Enum
 
 from .hub_protocol import header
@@ -44,6 +43,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         pass
     else:
         return seconds if seconds >= 0 and seconds == seconds else None
+    from email.utils import parsedate_to_datetime  # rare (an HTTP-date Retry-After)
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -1,4 +1,4 @@
-"""BackgroundWriter and Sink: hashing and writing overlap, bounded batches, early syncs.
+"""BackgroundWriter and Sink: one thread per file, bounded reads in flight, early syncs.
 
 The stand-in sinks block in their threads on purpose, so each test fails (by timing out
 on an event, or by an assertion) if the writer serialises work or lets batches pile up.
@@ -32,40 +32,43 @@ def _opened(sink: object) -> asyncio.Future[Sink]:
     return opening
 
 
-class _MeetingSink:
-    """``digest`` and ``store`` of the same batch each wait until the other has started:
-    they only both return when two threads run them at the same time."""
+class _ThreadRecordingSink:
+    """Records which thread hashed and wrote each read, and in what order."""
 
     def __init__(self) -> None:
-        self.hashing = threading.Event()
-        self.storing = threading.Event()
-        self.met = 0
+        self.events: list[tuple[str, bytes, int]] = []
         self.unsynced = 0
-        self.path = Path("meeting")
+        self.path = Path("recording")
 
     def digest(self, chunks: Sequence[bytes]) -> None:
-        self.hashing.set()
-        if self.storing.wait(WAIT_S):
-            self.met += 1
+        self.events.append(("digest", b"".join(chunks), threading.get_ident()))
 
     def store(self, chunks: Sequence[bytes], *, final: bool = False) -> None:
-        self.storing.set()
-        self.hashing.wait(WAIT_S)
+        self.events.append(("store", b"".join(chunks), threading.get_ident()))
 
     def finish(self) -> tuple[str, str | None]:
+        self.events.append(("finish", b"", threading.get_ident()))
         return "sha", None
 
     def close(self) -> None:
         pass
 
 
-async def test_hashing_and_writing_of_a_batch_overlap() -> None:
-    """The hash of a batch runs while the same batch is being written, in another thread."""
-    sink = _MeetingSink()
-    writer = BackgroundWriter(_opened(sink))
-    await writer.submit([b"abc"], final=True)
-    await asyncio.wait_for(writer.finish(), WAIT_S * 2)
-    assert sink.met == 1, "digest and store ran one after the other, not together"
+async def test_each_read_is_hashed_and_written_in_order_off_the_loop() -> None:
+    """The file's own threads, never the loop: each read is hashed as it arrives and
+    written in order, and the writer's thread finishes the file after both."""
+    sink = _ThreadRecordingSink()
+    writer = BackgroundWriter(lambda: sink)  # type: ignore[arg-type, return-value]
+    for part in (b"a", b"b", b"c"):
+        await writer.submit([part])
+    await asyncio.wait_for(writer.finish(), WAIT_S)
+    for kind in ("digest", "store"):
+        assert [data for k, data, _ in sink.events if k == kind] == [b"a", b"b", b"c"]
+    assert sink.events[-1][0] == "finish"
+    threads = {ident for _, _, ident in sink.events}
+    assert threading.get_ident() not in threads
+    storing = {ident for kind, _, ident in sink.events if kind in ("store", "finish")}
+    assert len(storing) == 1
 
 
 class _GatedSink:
