@@ -25,6 +25,18 @@ Promises:
   so nothing is deleted under a download; sweeps of shared state (blobs, temporary
   links) hold the lock of every key that has bookkeeping, so a blob a download stored
   but has not linked yet is never taken.
+- Last access (``CachedTokenizer.accessed_at``) is measured without writing anything:
+  a cache hit only stats, so it records nothing (read-only caches keep working). It is
+  the newest access time (atime) of the files of the key's current snapshot, i.e. the last
+  time an application *read* them, where the filesystem keeps atimes (``relatime``
+  updates them at most once a day; ``noatime`` never), and never earlier than when the
+  snapshot was created (its manifest's ``created_at``, else the files' ``fetched_at``);
+  ``accessed_from`` says which (``atime`` or ``created``; ``modified`` for a directory
+  placed by hand). ``verify`` reads files with ``O_NOATIME`` where it may, so re-hashing
+  does not count as a use.
+- ``prune_unused`` removes whole managed keys by age (``older_than`` seconds since last
+  access) and/or least recently used first until the cache's bytes on disk fit
+  ``keep_size``; both given, each holds afterwards (old keys go, then more until it fits).
 """
 
 from __future__ import annotations
@@ -33,9 +45,11 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +66,7 @@ from ..domain.options import DEFAULT_LOCK_TIMEOUT
 from ..domain.request import check_cache_key
 from .file_lock import FileKeyLock
 from .filesystem_cache import TMP_SUFFIX, FileSystemCache, KeyState
+from .read_only_disk import walk
 
 #: ``CachedTokenizer.kind``: a link to one of our snapshots, a directory placed by hand,
 #: or bookkeeping only (nothing is served under the key).
@@ -59,6 +74,7 @@ MANAGED, UNMANAGED, LEFTOVER = "managed", "unmanaged", "leftover"
 #: ``FileCheck.status`` values that make ``verify`` fail.
 FAILING = frozenset({"corrupt", "missing", "unreadable"})
 _JOURNAL_SUFFIX = ".tokacq-set"
+_BLOB_NAME = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,10 @@ class CachedTokenizer:
     created_at: float | None = None
     snapshot: str | None = None
     problems: tuple[str, ...] = ()
+    #: Last access (see the module doc), and what measured it: ``atime``, ``created``
+    #: or ``modified``; None for a key with only bookkeeping.
+    accessed_at: float | None = None
+    accessed_from: str | None = None
 
     @property
     def managed(self) -> bool:
@@ -112,6 +132,7 @@ class CachedTokenizer:
                 "managed": self.managed, "repo": self.repo, "revision": self.revision,
                 "commit": self.commit, "snapshot": self.snapshot,
                 "created_at": self.created_at, "fetched_at": self.fetched_at,
+                "accessed_at": self.accessed_at, "accessed_from": self.accessed_from,
                 "size": self.size, "files": [f.to_dict() for f in self.files],
                 "problems": list(self.problems)}
 
@@ -169,11 +190,16 @@ class PruneReport:
     blobs: int = 0
     bytes_freed: int = 0
     paths: list[str] = field(default_factory=list)
+    #: ``prune_unused`` only: the cache's bytes on disk before, and whether what is left
+    #: fits ``keep_size`` (None when no size was asked for).
+    size_before: int | None = None
+    fits: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "keys": self.keys, "unmanaged": self.unmanaged,
                 "kept": self.kept, "snapshots": self.snapshots, "partials": self.partials,
-                "blobs": self.blobs, "bytes_freed": self.bytes_freed, "paths": self.paths}
+                "blobs": self.blobs, "bytes_freed": self.bytes_freed, "paths": self.paths,
+                "size_before": self.size_before, "fits": self.fits}
 
 
 class CacheInventory:
@@ -221,7 +247,8 @@ class CacheInventory:
                 "no current set: only bookkeeping of an interrupted or removed set "
                 "('tokacq cache prune --partials' removes it)",))
         problems: list[str] = []
-        on_disk = _walk(state.directory, problems)
+        stats: list[os.stat_result] = []
+        on_disk = _walk(state.directory, problems, stats)
         snapshot = state.snapshot
         if state.problem is not None:
             problems.insert(0, state.problem)
@@ -229,12 +256,18 @@ class CacheInventory:
         names = sorted(set(on_disk) | set(manifest))
         files = tuple(CachedFile(n, on_disk.get(n), manifest.get(n)) for n in names)
         if snapshot is None:
+            accessed, source = _last_access(stats, None, kind)
             return CachedTokenizer(key, state.path, kind, files, snapshot=state.sid,
-                                   problems=tuple(problems))
+                                   problems=tuple(problems), accessed_at=accessed,
+                                   accessed_from=source)
+        fetched = [e.fetched_at for e in manifest.values() if e.fetched_at is not None]
+        created = snapshot.created_at or (max(fetched) if fetched else None)
+        accessed, source = _last_access(stats, created, kind)
         return CachedTokenizer(key, state.path, kind, files, repo=snapshot.repo,
                                revision=snapshot.revision, commit=snapshot.commit,
                                created_at=snapshot.created_at, snapshot=state.sid,
-                               problems=tuple(problems))
+                               problems=tuple(problems), accessed_at=accessed,
+                               accessed_from=source)
 
     def list(self) -> list[CachedTokenizer]:
         return [self.describe(key) for key in self.keys()]
@@ -334,6 +367,84 @@ class CacheInventory:
             self._sweep(_Remover(self.cache, report), held)
         return report
 
+    def prune_unused(self, *, older_than: float | None = None, keep_size: int | None = None,
+                     dry_run: bool = False, now: float | None = None) -> PruneReport:
+        """Whole managed keys, least recently used first (see the module doc): every key
+        not accessed for ``older_than`` seconds, then more until the cache's bytes on disk
+        are at most ``keep_size``. Hand-placed directories are never removed (they count
+        in the size). ``report.fits`` is False when even removing every managed key
+        leaves more than ``keep_size`` (leftovers or hand-placed directories)."""
+        if older_than is None and keep_size is None:
+            raise ConfigurationError("prune_unused needs older_than or keep_size",
+                                     key="older_than", value=None)
+        self._check_bookkeeping()
+        report = PruneReport(dry_run=dry_run)
+        if not self._check_cache():
+            if keep_size is not None:
+                report.size_before, report.fits = 0, True
+            return report
+        clock = time.time() if now is None else now
+        with self._holding_all(dry_run) as held:
+            managed = [entry for entry in (self.describe(k) for k in sorted(held))
+                       if entry.kind == MANAGED]
+            managed.sort(key=lambda e: (e.accessed_at or 0.0, e.key))
+            chosen: Sequence[str] = [e.key for e in managed if older_than is not None
+                                     and (e.accessed_at or 0.0) < clock - older_than]
+            if keep_size is not None:
+                chosen = self._until_fits(chosen, [e.key for e in managed], keep_size, report)
+            remover = _Remover(self.cache, report)
+            for key in chosen:
+                self._prune_key(key, self.cache.state(key), False, remover)
+        return report
+
+    def disk_usage(self) -> int:
+        """Bytes of every regular file under the cache, each hard-linked file once."""
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for st in _regular_files(self.cache.root):
+            inode = (st.st_dev, st.st_ino)
+            if inode not in seen:
+                seen.add(inode)
+                total += st.st_size
+        return total
+
+    def _until_fits(self, chosen: Sequence[str], lru: Sequence[str], keep_size: int,
+                    report: PruneReport) -> Sequence[str]:
+        """``chosen``, then the next least recently used keys until what is left fits."""
+        usage = self.disk_usage()
+        report.size_before = usage
+        blobs = {(st.st_dev, st.st_ino) for st in _regular_files(self.cache.blobs)}
+        links: dict[tuple[int, int], int] = {}
+        nlink: dict[tuple[int, int], tuple[int, int]] = {}
+        freed = 0
+
+        def drop(key: str) -> int:
+            gained = 0
+            # Every snapshot with its manifest, and the key's partial downloads.
+            for directory in (self.cache.snapshots(key), self.cache.partials(key)):
+                for st in _regular_files(directory):
+                    inode = (st.st_dev, st.st_ino)
+                    links[inode] = links.get(inode, 0) + 1
+                    nlink.setdefault(inode, (st.st_nlink, st.st_size))
+            for inode, count in links.items():
+                total, size = nlink[inode]
+                if size >= 0 and total - count == (1 if inode in blobs else 0):
+                    gained += size
+                    nlink[inode] = (total, -1)  # counted once
+            return gained
+
+        out = list(chosen)
+        for key in chosen:
+            freed += drop(key)
+        for key in lru:
+            if usage - freed <= keep_size:
+                break
+            if key not in out:
+                out.append(key)
+                freed += drop(key)
+        report.fits = usage - freed <= keep_size
+        return out
+
     def _prune_key(self, key: str, state: KeyState, include_unmanaged: bool,
                    remover: _Remover) -> None:
         kind = _kind(state)
@@ -391,8 +502,9 @@ class CacheInventory:
         return True
 
     def _check_bookkeeping(self) -> None:
-        if os.path.islink(self.cache.bookkeeping):
-            raise CacheWriteError(self.cache.bookkeeping, "it is a symlink; the cache's "
+        linked = self.cache.linked_bookkeeping()
+        if linked is not None:
+            raise CacheWriteError(linked, "it is a symlink; the cache's "
                                   "bookkeeping must be a real directory (it is never followed: "
                                   "remove the link)")
 
@@ -460,7 +572,10 @@ class _Remover:
             return True
         try:
             if _is_real_directory(path):
-                shutil.rmtree(path)
+                try:
+                    shutil.rmtree(path)
+                except RecursionError:  # Python 3.11's rmtree recurses once per level
+                    _remove_deep_tree(path)
             else:
                 os.unlink(path)
         except FileNotFoundError:
@@ -540,6 +655,8 @@ class _Remover:
         if self._blobs is None:
             self._blobs = {}
             for name in _names(self.cache.blobs):
+                if not _BLOB_NAME.match(name):
+                    continue  # not a blob the cache stored: never ours to remove
                 path = self.cache.blobs / name
                 with contextlib.suppress(OSError):
                     st = os.lstat(path)
@@ -613,6 +730,23 @@ def _names(directory: Path) -> list[str]:
         raise CacheWriteError(directory, f"it cannot be read ({exc.strerror or exc})") from None
 
 
+def _remove_deep_tree(path: Path) -> None:
+    """``shutil.rmtree`` without recursion, for a tree too deep for it: files and links
+    (links to directories too) are unlinked, never followed; then the directories, deepest
+    first. ``OSError`` as ``rmtree`` would raise it."""
+    directories: list[str] = []
+    for dirpath, dirs, files in walk(path, onerror=_raise):
+        directories.append(dirpath)
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
+            os.unlink(os.path.join(dirpath, name))
+    for directory in reversed(directories):
+        os.rmdir(directory)
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
 def _is_real_directory(path: Path) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
@@ -631,7 +765,7 @@ def _regular_files(path: Path) -> list[os.stat_result]:
     if not stat.S_ISDIR(st.st_mode):
         return []
     out = []
-    for dirpath, _, filenames in os.walk(path):
+    for dirpath, _, filenames in walk(path):
         for filename in filenames:
             with contextlib.suppress(OSError):
                 st = os.lstat(os.path.join(dirpath, filename))
@@ -640,9 +774,38 @@ def _regular_files(path: Path) -> list[os.stat_result]:
     return out
 
 
-def _walk(directory: Path, problems: list[str]) -> dict[str, int]:
+def _open_without_atime(path: Path) -> Any:
+    """``open(path, "rb")``, with ``O_NOATIME`` where this process may use it (it owns
+    the file), so checking a file does not count as an application reading it."""
+    flag = getattr(os, "O_NOATIME", 0)
+    if flag:
+        try:
+            return os.fdopen(os.open(path, os.O_RDONLY | flag), "rb")
+        except PermissionError:  # EPERM: not the owner; retried without the flag
+            pass
+    return open(path, "rb")
+
+
+def _last_access(stats: list[os.stat_result], created: float | None,
+                 kind: str) -> tuple[float | None, str | None]:
+    """The newest atime of the files, never earlier than ``created`` (a managed
+    snapshot's creation) or, for a directory placed by hand, the newest mtime."""
+    atime = max((st.st_atime for st in stats), default=None)
+    if kind != MANAGED:
+        created = max((st.st_mtime for st in stats), default=None)
+        fallback = "modified"
+    else:
+        fallback = "created"
+    if atime is not None and (created is None or atime > created):
+        return atime, "atime"
+    return created, (fallback if created is not None else None)
+
+
+def _walk(directory: Path, problems: list[str],
+          stats: list[os.stat_result] | None = None) -> dict[str, int]:
     """{posix relative name: size} of every file under ``directory`` (which may be a
-    link to it); what cannot be read is added to ``problems``."""
+    link to it); what cannot be read is added to ``problems``; with ``stats``, each
+    file's stat result is appended to it."""
     out: dict[str, int] = {}
 
     def failed(error: OSError) -> None:
@@ -650,7 +813,7 @@ def _walk(directory: Path, problems: list[str]) -> dict[str, int]:
             return
         problems.append(f"{error.filename} cannot be read ({error.strerror or error})")
 
-    for dirpath, _, filenames in os.walk(directory, onerror=failed):
+    for dirpath, _, filenames in walk(directory, onerror=failed):
         for filename in filenames:
             if filename.endswith(TMP_SUFFIX):
                 continue
@@ -663,6 +826,8 @@ def _walk(directory: Path, problems: list[str]) -> dict[str, int]:
                 continue
             if stat.S_ISREG(st.st_mode):
                 out[Path(path).relative_to(directory).as_posix()] = st.st_size
+                if stats is not None:
+                    stats.append(st)
     return out
 
 
@@ -691,7 +856,7 @@ def _check_file(key: str, name: str, directory: Path, entry: ManifestEntry) -> F
         return FileCheck(key, name, "corrupt", f"size {st.st_size}, manifest says {entry.size}")
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
+        with _open_without_atime(path) as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     except FileNotFoundError:

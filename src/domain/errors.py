@@ -12,10 +12,12 @@ The tree (all carry ``suggestions: tuple[str, ...]``)::
     ├── AllStrategiesFailed       attempts (strategy, error or skip reason)
     ├── VocabMismatch             expected, actual, file
     ├── IntegrityError            file, expected, actual, check
+    │   └── ListingRefused        repo, entry (a hostile repo listing; discovery.py)
     ├── CacheWriteError           path, reason
     ├── CacheKeyConflict          cache_key, cached_repo, requested_repo
     ├── LockTimeout               lock_file, timeout_s, holder_pid
     └── NetworkError              url, status, server_message, request_id
+        ├── ListingUnavailable    repo, revision (the endpoint or transport cannot list)
         ├── RepositoryNotFound
         ├── AuthenticationFailed  (401/403 that is neither RepoNotFound nor GatedRepo)
         ├── GatedRepository
@@ -29,7 +31,6 @@ never passed to these constructors.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,10 @@ def summarize_names(names: Sequence[str], limit: int = LISTED_NAMES) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
+#: A cache miss's advice; meaningless once a network part was tried (hybrid drops it).
+ENABLE_DOWNLOADS = "enable downloads (strategy 'network' or 'hybrid') when online"
+
+
 class TokenizerNotFound(AcquisitionError):
     """The tokenizer is not (completely) in the place a strategy looked."""
 
@@ -134,7 +139,7 @@ class TokenizerNotFound(AcquisitionError):
         if suggestions is None:
             suggestions = (
                 (f"place {missing} in {directory}",) if directory and absent else ()
-            ) + ("enable downloads (strategy 'network' or 'hybrid') when online",)
+            ) + (ENABLE_DOWNLOADS,)
         what = [f"missing {missing}"] if absent else []
         if stale:
             what.append(f"present but not verified {summarize_names(stale)}")
@@ -154,6 +159,8 @@ class CacheKeyNotFound(TokenizerNotFound):
     """A cache maintenance command named a key the cache does not hold at all."""
 
     def __init__(self, cache_key: str, root: Path, *, known: Sequence[str] = ()) -> None:
+        import difflib  # only for this error's hint: not at the package's import
+
         close = difflib.get_close_matches(cache_key, list(known), n=1)
         hints = [f"did you mean {close[0]!r}?"] if close else []
         hints.append("list the cached keys with 'tokacq cache list'")
@@ -204,11 +211,21 @@ class OfflineModeError(AcquisitionUnavailable):
 
 @dataclass(frozen=True)
 class Attempt:
-    """One strategy's part in a hybrid acquisition: its error, or why it was skipped."""
+    """One strategy's part in a hybrid acquisition: its error, or why it was skipped.
+
+    ``uses_network``: the part reaches the network (a tried one makes the cache parts'
+    "enable downloads" advice moot).
+    """
 
     strategy: str
     error: AcquisitionError | None = None
     skipped: str | None = None
+    uses_network: bool = False
+
+    @property
+    def missed(self) -> bool:
+        """The part looked and the files were not there: expected of a cache part."""
+        return isinstance(self.error, TokenizerNotFound)
 
     def describe(self) -> str:
         if self.skipped is not None:
@@ -222,10 +239,12 @@ class AllStrategiesFailed(AcquisitionError):
 
     def __init__(self, cache_key: str, attempts: Sequence[Attempt]) -> None:
         lines = "; ".join(a.describe() for a in attempts)
+        networked = any(a.uses_network and a.skipped is None for a in attempts)
         suggestions: list[str] = []
         for attempt in attempts:
             if attempt.error is not None:
-                suggestions.extend(s for s in attempt.error.suggestions if s not in suggestions)
+                suggestions.extend(s for s in attempt.error.suggestions if s not in suggestions
+                                   and not (networked and s == ENABLE_DOWNLOADS))
         super().__init__(
             f"no strategy could acquire {cache_key!r}: {lines}", suggestions=suggestions
         )
@@ -260,6 +279,22 @@ class IntegrityError(AcquisitionError):
         self.expected = expected
         self.actual = actual
         self.check = check
+
+
+class ListingRefused(IntegrityError):
+    """A repo listing that cannot be trusted (a path escaping the repo, NUL, an absurd
+    size, a duplicate name, too many entries): nothing of it is fetched or written."""
+
+    def __init__(self, repo: str, reason: str, *, entry: str | None = None) -> None:
+        super().__init__(f"listing of {repo}", expected="a well-formed repo listing",
+                         actual=reason, check="listing")
+        self.repo = repo
+        self.entry = entry
+        self.suggestions = (
+            "the endpoint's /api/models answer is malformed or hostile; check the endpoint "
+            "(HF_ENDPOINT / TOKACQ_ENDPOINT) or the mirror in front of it",
+            "or name the files explicitly (-f FILE / files=...), which needs no listing",
+        )
 
 
 class CacheWriteError(AcquisitionError):
@@ -337,6 +372,22 @@ class NetworkError(AcquisitionError):
         self.status = status
         self.server_message = server_message
         self.request_id = request_id
+
+
+class ListingUnavailable(NetworkError):
+    """The repo's file list cannot be had (a transport or mirror without the Hub's
+    ``/api/models`` routes), so files cannot be discovered."""
+
+    def __init__(self, repo: str, revision: str, *, reason: str, url: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(
+            f"cannot list the files of {repo!r} at {revision!r}: {reason}",
+            url=url or "(no request made)",
+            status=status, suggestions=(
+                "name the files explicitly (-f FILE / files=...): that needs no listing",
+                "or point the endpoint at a Hub or mirror that serves /api/models"))
+        self.repo = repo
+        self.revision = revision
 
 
 class RepositoryNotFound(NetworkError):

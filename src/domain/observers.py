@@ -39,6 +39,13 @@ class FanOutObserver(AcquisitionObserver):
             except Exception:
                 continue
 
+    def file_resumed(self, cache_key: str, file: str, offset: int) -> None:
+        for observer in self.observers:
+            try:
+                observer.file_resumed(cache_key, file, offset)
+            except Exception:
+                continue
+
     def file_restarted(self, cache_key: str, file: str) -> None:
         for observer in self.observers:
             try:

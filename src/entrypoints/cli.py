@@ -2,9 +2,13 @@
 
 Usage (``python -m tokenizer_acquisition`` is the same program)::
 
-    tokacq fetch REPO [-f FILE]... [--revision R] [--cache-key K] [--expected-vocab N]
-                      [--sha256 FILE=HEX]... [--strategy S] [--offline]
+    tokacq fetch REPO [-f FILE]... [--include P]... [--exclude P]... [--revision R]
+                      [--cache-key K] [--expected-vocab N] [--sha256 FILE=HEX]...
+                      [--dry-run] [--local-dir DIR] [--refresh] [--strategy S] [--offline]
+                      [--endpoint URL] [--token-file PATH | --token -] [--max-workers N]
     tokacq fetch --lock tokenizers.lock [--strategy S] [--offline]
+    tokacq ls REPO [--revision R] [--include P]... [--exclude P]... [--endpoint URL]
+                   [--token-file PATH | --token -]
     tokacq info
     tokacq cache list [KEY] | verify [KEY] | path KEY
     tokacq cache prune (KEY | --all | --partials) [--include-unmanaged] [--dry-run] [--yes]
@@ -19,9 +23,13 @@ and a traceback only with ``--debug``; with ``--json`` stdout also gets exactly 
 errors (``"type": "UsageError"``) included. Configured secrets are masked and control
 characters escaped in everything printed (``cli_support.safe``).
 
-``fetch`` defaults: files ``tokenizer.json`` and ``tokenizer_config.json``; the cache key
-``org--name`` for ``org/name`` at ``main``, ``org--name--<revision>`` otherwise (the full
-rule is in ``tokenizer_acquisition.domain.cache_key``).
+``fetch`` defaults: without ``-f`` the tokenizer's files are discovered (the repo is
+listed at the resolved commit and the tokenizer preset picks them; ``--include`` adds,
+``--exclude`` removes; ``tokacq ls`` shows the selection with sizes and downloads
+nothing); the cache key ``org--name`` for ``org/name`` at ``main``,
+``org--name--<revision>`` otherwise (the full rule is in
+``tokenizer_acquisition.domain.cache_key``). A token is never taken on the command line:
+``--token-file PATH``, or ``--token -`` to read it from stdin.
 
 Exit codes (``tokenizer_acquisition.entrypoints.exit_codes``): 0 ok, 1 internal error,
 2 usage or configuration, 3 not found, 4 auth or gated, 5 network, 6 integrity or
@@ -37,11 +45,11 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .._version import __version__
 from ..domain.errors import AcquisitionError, AllStrategiesFailed
-from . import cli_cache, cli_fetch, cli_info, demo
+from . import cli_bundle, cli_cache, cli_fetch, cli_info, demo
 from .cli_support import (
     common_options,
     configure_logging,
@@ -84,8 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     cli_fetch.add_parsers(commands, common)
     cli_info.add_parser(commands, common)
     cli_cache.add_parser(commands, common)
+    cli_bundle.add_parser(commands, common)
     demo.add_parser(commands, common)
+    subcommands: Any = commands  # a _Parser's subparsers take plain parents
+    completion = subcommands.add_parser(
+        "completion", parents=[common], help="print a shell completion script",
+        description="Print a completion script for SHELL, generated from this parser: "
+                    "eval \"$(tokacq completion bash)\" in ~/.bashrc, or save the zsh "
+                    "one as _tokacq on your $fpath.")
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    completion.set_defaults(handler=_print_completion)
     return parser
+
+
+def _print_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,7 +155,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
-    configure_logging(args)
+    restore_logging = configure_logging(args)
     try:
         return int(args.handler(args))
     except UsageError as error:  # parser.error() from a handler
@@ -156,6 +180,8 @@ def _main(argv: Sequence[str] | None) -> int:
         _json_error(args, "InternalError", text, ["rerun with --debug and report it"],
                     ExitCode.INTERNAL)
         return ExitCode.INTERNAL
+    finally:
+        restore_logging()
 
 
 def usage_error(error: UsageError, *, json_wanted: bool) -> int:
@@ -200,6 +226,10 @@ def _describe(error: AcquisitionError) -> str:
         lines += [f"  {a.describe()}" for a in error.attempts]
     else:
         lines = [error.message]
+        if isinstance(error.__cause__, AllStrategiesFailed):  # hybrid's decisive error
+            lines = [f"{type(error).__name__}: {error.message}"]
+            lines += [f"  after {a.describe()}" for a in error.__cause__.attempts
+                      if a.missed]
     if error.suggestions:
         lines.append("Suggestions:")
         lines += [f"  - {s}" for s in error.suggestions]

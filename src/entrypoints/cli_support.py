@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..domain.observers import FanOutObserver
@@ -106,17 +107,6 @@ def _scrub_rendered_json(text: str) -> str:
     return text
 
 
-def scrub_log_event(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-                    ) -> MutableMapping[str, Any]:
-    """structlog processor: configured secrets masked and controls escaped in every value."""
-    for key, value in list(event_dict.items()):
-        if isinstance(value, str):
-            event_dict[key] = safe(value, keep_newlines=False)
-        elif _secrets and any(s in repr(value) for s in _secrets):
-            event_dict[key] = REDACTED
-    return event_dict
-
-
 def build_downloader(args: argparse.Namespace, observer: AcquisitionObserver,
                      **extra: Any) -> SmartTokenizerDownload:
     """The configured facade, reporting to ``observer``; imports aiohttp only if needed."""
@@ -146,43 +136,65 @@ def note(args: argparse.Namespace, text: str) -> None:
 
 def command_observer(args: argparse.Namespace
                      ) -> tuple[AcquisitionObserver, ProgressBarObserver | None]:
-    """Logs always (filtered by level); progress bars only on a terminal without --quiet."""
-    from ..adapters.structlog_observer import StructlogObserver
+    """Logs always (filtered by level); progress bars when ``progress_wanted`` says so."""
+    from ..adapters.logging_observer import LoggingObserver
 
-    observers: list[AcquisitionObserver] = [StructlogObserver()]
+    observers: list[AcquisitionObserver] = [LoggingObserver()]
     progress = None
-    if not args.quiet and sys.stderr.isatty():
-        from ..adapters.terminal_progress import ProgressBarObserver
+    from ..adapters.terminal_progress import ProgressBarObserver, progress_wanted
 
-        progress = ProgressBarObserver(sys.stderr)
-        observers.insert(0, progress)
+    if progress_wanted(os.environ, is_terminal=sys.stderr.isatty(), quiet=args.quiet):
+        with contextlib.suppress(ImportError):  # tqdm comes with the downloads extra
+            progress = ProgressBarObserver(sys.stderr)
+            observers.insert(0, progress)
     return FanOutObserver(observers), progress
 
 
-class _Stderr:
-    """Looks ``sys.stderr`` up at each write, so a replaced stream is honoured."""
+class _CliLogHandler(logging.StreamHandler):  # type: ignore[type-arg, unused-ignore]
+    """Writes to the current ``sys.stderr`` (looked up per record, so a replaced stream
+    is honoured); every line passes through ``safe``: secrets masked, controls escaped."""
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(message)s",
+                                            datefmt="%H:%M:%S"))
 
-    def flush(self) -> None:
-        sys.stderr.flush()
+    @property  # type: ignore[override, unused-ignore]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe(super().format(record), keep_newlines=False)
 
 
-def configure_logging(args: argparse.Namespace) -> None:
-    """The application configures structlog (the library never does): stderr only."""
-    import logging
+def configure_logging(args: argparse.Namespace) -> Callable[[], None]:
+    """The application (this CLI) configures logging; the library never does.
 
-    import structlog
+    Records of the ``tokenizer_acquisition`` loggers go to stderr: errors only by
+    default, each attempt with ``-v``, everything with ``--debug``, nothing with ``-q``.
+    Returns what undoes it, which ``main`` calls when the command ends: a program that
+    runs ``main()`` in its own process (tests, a wrapper) keeps its logging as it was.
+    """
+    logger = logging.getLogger("tokenizer_acquisition")
+    for handler in [h for h in logger.handlers if isinstance(h, _CliLogHandler)]:
+        logger.removeHandler(handler)
+    previous = logger.level
+    if args.debug:
+        level = logging.DEBUG
+    elif args.quiet:
+        level = logging.CRITICAL + 1
+    else:
+        level = logging.INFO if args.verbose else logging.ERROR
+    logger.setLevel(level)
+    handler = _CliLogHandler()
+    logger.addHandler(handler)
 
-    from ..redaction import redact_secrets
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.ERROR
-    structlog.configure(
-        processors=[redact_secrets, scrub_log_event, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="%H:%M:%S"),
-                    structlog.dev.ConsoleRenderer(colors=False)],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(_Stderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
+    return restore

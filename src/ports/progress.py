@@ -20,6 +20,10 @@ class ProgressListener(ABC):  # noqa: B024 - every hook is optional
     def file_advanced(self, cache_key: str, file: str, nbytes: int) -> None:  # noqa: B027
         """``nbytes`` more bytes of ``file`` arrived."""
 
+    def file_resumed(self, cache_key: str, file: str, offset: int) -> None:  # noqa: B027
+        """``file`` continues an earlier partial: its first ``offset`` bytes are already
+        there (called after ``file_started``; they will not be ``advanced``)."""
+
     def file_restarted(self, cache_key: str, file: str) -> None:  # noqa: B027
         """``file`` is being fetched again from byte 0: what advanced so far no longer
         counts (a server ignored ``Range``, a partial was discarded)."""

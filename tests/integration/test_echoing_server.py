@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 
 import pytest
-import structlog
 
 from support.echo_server import echoing_hub
+from support.logs import capture_events
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.download_policy import Backoff
 from tokenizer_acquisition.domain.errors import NetworkError
@@ -32,7 +32,7 @@ async def test_the_error_of_an_echoing_server_holds_no_token(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, repo: str, token: str) -> None:
     """str(), repr(), fields and retry logs: masked, whatever the token looks like."""
     caplog.set_level(logging.DEBUG)
-    with echoing_hub() as endpoint, structlog.testing.capture_logs() as logs:
+    with echoing_hub() as endpoint, capture_events() as logs:
         strategy = NetworkAcquisition(
             tmp_path, options=NetworkOptions(endpoint=endpoint, token=Secret(token),
                                              max_retries=1, trust_env=False),

@@ -8,13 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 
+from support.logs import capture_events
 from support.seeding import seed_snapshot
 from tokenizer_acquisition import CacheOnlyAcquisition, TokenizerDownloadInfo, TokenizerNotFound
 from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache, write_atomically
-from tokenizer_acquisition.adapters.structlog_observer import StructlogObserver
+from tokenizer_acquisition.adapters.logging_observer import LoggingObserver
 from tokenizer_acquisition.domain.cache_policy import decide
 from tokenizer_acquisition.domain.manifest import ManifestEntry, Snapshot
 from tokenizer_acquisition.ports.events import AttemptEvent
@@ -93,23 +92,30 @@ async def test_a_truncated_file_stops_being_a_hit(cache_dir: Path, minilm_dir: P
     assert err.value.stale_files == ("tokenizer.json",)
 
 
-def test_hits_print_nothing_while_structlog_is_unconfigured(
+def test_hits_and_misses_are_debug_records_and_print_nothing_unconfigured(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """structlog's defaults print every level; a hit event must not reach stdout."""
-    structlog.reset_defaults()
-    observer = StructlogObserver()
+    """With logging unconfigured nothing prints; hits and a hybrid part's miss are debug."""
+    observer = LoggingObserver()
     observer.attempt_finished(AttemptEvent("cache-only", "key", "hit", 0.0001))
-    assert capsys.readouterr().out == ""
-    with capture_logs() as logs:
+    observer.attempt_finished(AttemptEvent("cache-only", "key", "failed", 0.0001,
+                                           error_type="TokenizerNotFound"))
+    assert capsys.readouterr() == ("", "")
+    with capture_events() as logs:
         observer.attempt_finished(AttemptEvent("cache-only", "key", "hit", 0.0001))
-    assert logs == [{"event": "tokenizer.attempt", "log_level": "debug", "strategy": "cache-only",
-                     "cache_key": "key", "outcome": "hit", "duration_s": 0.0001,
-                     "bytes_downloaded": 0}]
+        observer.attempt_finished(AttemptEvent("cache-only", "key", "failed", 0.0001,
+                                               error_type="TokenizerNotFound"))
+    assert [(e["event"], e["log_level"], e["outcome"]) for e in logs] == [
+        ("tokenizer.attempt", "debug", "hit"), ("tokenizer.attempt", "debug", "failed")]
+    assert logs[0]["strategy"] == "cache-only" and logs[0]["cache_key"] == "key"
 
 
-def test_failures_are_logged_even_unconfigured(capsys: pytest.CaptureFixture[str]) -> None:
-    """A failed attempt is a warning and is emitted with structlog's defaults."""
-    structlog.reset_defaults()
-    StructlogObserver().attempt_finished(
+def test_real_failures_are_warnings_that_print_nothing_unconfigured(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed download is a warning record, yet unconfigured logging prints nothing."""
+    with capture_events() as logs:
+        LoggingObserver().attempt_finished(
+            AttemptEvent("network", "key", "failed", 0.2, error_type="NetworkError"))
+    LoggingObserver().attempt_finished(
         AttemptEvent("network", "key", "failed", 0.2, error_type="NetworkError"))
-    assert "tokenizer.attempt" in capsys.readouterr().out
+    assert [e["log_level"] for e in logs] == ["warning"]
+    assert capsys.readouterr() == ("", "")

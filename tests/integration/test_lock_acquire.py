@@ -8,7 +8,11 @@ import pytest
 
 from support.network import FAST, options
 from tokenizer_acquisition import SmartTokenizerDownload
-from tokenizer_acquisition.domain.errors import AllStrategiesFailed, ConfigurationError
+from tokenizer_acquisition.domain.errors import (
+    AllStrategiesFailed,
+    ConfigurationError,
+    IntegrityError,
+)
 from tokenizer_acquisition.domain.lockfile import LockEntry, LockFile
 from tokenizer_acquisition.strategies import (
     CacheOnlyAcquisition,
@@ -53,8 +57,8 @@ async def test_acquire_locked_reads_a_path_and_rejects_wrong_hashes(tmp_path: Pa
         path = tmp_path / "tokenizers.lock"
         path.write_text(lock_for(commit, b"tampered").to_toml())
         async with downloader(sim, tmp_path / "cache") as d:
-            with pytest.raises(AllStrategiesFailed) as err:
+            with pytest.raises(IntegrityError) as err:
                 await d.acquire_locked(path)
-            assert "IntegrityError" in str(err.value)
+            assert isinstance(err.value.__cause__, AllStrategiesFailed)
             with pytest.raises(ConfigurationError):
                 await d.acquire_locked(tmp_path / "missing.lock")

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import structlog
 
+from support.logs import capture_events
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.domain.errors import ConfigurationError, OfflineModeError
 from tokenizer_acquisition.domain.options import DEFAULT_LOCK_TIMEOUT, NetworkOptions
@@ -53,7 +53,7 @@ def test_bad_option_is_a_configuration_error(tmp_path: Path) -> None:
 
 def test_plain_http_remote_endpoint_warns(tmp_path: Path) -> None:
     """A plain-http endpoint that is not loopback logs a warning; loopback does not."""
-    with structlog.testing.capture_logs() as logs:
+    with capture_events() as logs:
         NetworkAcquisition(tmp_path, endpoint="http://mirror.example")
         NetworkAcquisition(tmp_path, endpoint="http://127.0.0.1:9")
     warnings = [e for e in logs if e["event"] == "tokenizer.endpoint.insecure"]

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import structlog
 
+from support.logs import capture_events
 from support.network import MINILM, REPO, TOKEN, network
 from support.seeding import current_snapshot
 from tokenizer_acquisition import TokenizerDownloadInfo
@@ -33,7 +33,7 @@ async def test_token_reaches_hub_but_never_the_cdn(sim: HubSimulator, tmp_path: 
     """Hub requests carry a valid token; the redirect to the CDN host drops it."""
     sim.inject(ResetAfter(100_000), path="tokenizer.json")
     strategy = network(sim, tmp_path, token=TOKEN)
-    with structlog.testing.capture_logs() as logs:
+    with capture_events() as logs:
         result = await strategy.acquire(TokenizerDownloadInfo("org/private", "p", FILES))
     await strategy.aclose()
     assert result.path.read_bytes() == (MINILM / "tokenizer.json").read_bytes()
@@ -75,7 +75,7 @@ async def test_relative_redirect_keeps_the_token(tmp_path: Path) -> None:
 async def test_token_never_in_error_messages(sim: HubSimulator, tmp_path: Path) -> None:
     """An error raised while a token is configured shows neither the token nor a header."""
     strategy = network(sim, tmp_path, token=TOKEN)
-    with structlog.testing.capture_logs() as logs, pytest.raises(EntryNotFound) as raised:
+    with capture_events() as logs, pytest.raises(EntryNotFound) as raised:
         await strategy.acquire(TokenizerDownloadInfo("org/private", "p", ("nope.json",)))
     await strategy.aclose()
     text = f"{raised.value!s} {raised.value!r} {vars(raised.value)!r} {logs!r}"

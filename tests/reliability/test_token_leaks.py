@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import structlog
 
 from reliability.conftest import Results
 from reliability.harness import TOKACQ, child_env, error_text, files_under
+from support.logs import capture_events
 from support.network import MINILM, network
 from support.seeding import current_snapshot
 from tokenizer_acquisition import TokenizerDownloadInfo
@@ -46,7 +46,7 @@ async def test_token_never_in_logs_errors_manifest_or_cache_files(
     cache = tmp_path / "cache"
     errors: list[str] = []
     caplog.set_level(logging.DEBUG)
-    with structlog.testing.capture_logs() as logs:
+    with capture_events() as logs:
         async with HubSimulator() as sim:
             sim.add_repo_from_dir("org/private", MINILM, lfs=["tokenizer.json"], private=True)
             sim.add_repo("org/gated", {"config.json": b"{}"}, gated=True)
@@ -94,7 +94,7 @@ async def test_token_never_in_logs_errors_manifest_or_cache_files(
         await refused.aclose()
     assert endpoint_gone
     places: dict[str, list[str]] = {
-        "structlog events": _leaks(repr(logs)),
+        "log events": _leaks(repr(logs)),
         "stdlib log records": _leaks("\n".join(
             f"{r.getMessage()} {r.args!r} {vars(r)!r}" for r in caplog.records)),
         "errors": _leaks("\n".join(errors)),

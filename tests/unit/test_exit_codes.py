@@ -19,6 +19,8 @@ from tokenizer_acquisition.domain.errors import (
     GatedRepository,
     IntegrityError,
     InvalidRequest,
+    ListingRefused,
+    ListingUnavailable,
     LockTimeout,
     NetworkError,
     OfflineModeError,
@@ -54,6 +56,8 @@ MISS = TokenizerNotFound("k", ["tokenizer.json"])
     (RateLimited("slow down", url=URL, status=429, retry_after=1.0), ExitCode.NETWORK),
     (IntegrityError("f", expected="a", actual="b", check="sha256"), ExitCode.INTEGRITY),
     (VocabMismatch(1, 2, "tokenizer.json"), ExitCode.INTEGRITY),
+    (ListingRefused("org/name", "unsafe path '../x'"), ExitCode.INTEGRITY),
+    (ListingUnavailable("org/name", "main", reason="no API", status=404), ExitCode.NETWORK),
     (LockTimeout(Path("/l"), 1.0), ExitCode.LOCK_TIMEOUT),
     (CacheWriteError(Path("/c"), "read-only"), ExitCode.CACHE_WRITE),
     (AcquisitionError("something new"), ExitCode.INTERNAL),
@@ -88,3 +92,11 @@ def test_all_skipped_is_a_configuration_problem() -> None:
     """Nothing could even run: the configuration cannot work here."""
     error = AllStrategiesFailed("k", [Attempt("network", skipped="aiohttp is not installed")])
     assert exit_code_for(error) is ExitCode.USAGE
+
+
+def test_the_decisive_error_exits_as_the_all_failed_rule_would() -> None:
+    """Hybrid now raises the network's own error after misses: the exit code is unchanged."""
+    for decisive in (GatedRepository("g", url=URL), RepositoryNotFound("r", url=URL)):
+        together = AllStrategiesFailed("k", [Attempt("cache-only", MISS),
+                                             Attempt("network", decisive)])
+        assert exit_code_for(decisive) is exit_code_for(together)

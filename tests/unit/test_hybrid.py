@@ -55,12 +55,14 @@ async def test_unavailable_strategies_are_skipped_with_their_reason() -> None:
 
 
 async def test_all_failures_keep_each_typed_error() -> None:
-    """AllStrategiesFailed carries every strategy's own error object and its suggestions."""
+    """The chained AllStrategiesFailed carries every strategy's own error object."""
     net_error = NetworkError("boom", url="http://127.0.0.1/x", status=500)
-    with pytest.raises(AllStrategiesFailed) as err:
+    with pytest.raises(NetworkError) as err:
         await HybridAcquisition([ScriptedAcquisition("cache-only"),
                                  ScriptedAcquisition("network", error=net_error)]).acquire(INFO)
-    assert err.value.attempts[1].error is net_error
+    cause = err.value.__cause__
+    assert isinstance(cause, AllStrategiesFailed)
+    assert cause.attempts[1].error is net_error
     assert "check connectivity and the endpoint setting" in err.value.suggestions
 
 
@@ -101,3 +103,40 @@ async def test_aclose_closes_every_strategy() -> None:
     parts = [ScriptedAcquisition("a"), ScriptedAcquisition("b")]
     await HybridAcquisition(parts).aclose()
     assert [p.closed for p in parts] == [1, 1]
+
+
+async def test_the_decisive_typed_error_is_raised_as_itself() -> None:
+    """Cache parts only missed: the network's own error, chained from every attempt."""
+    from tokenizer_acquisition import RevisionNotFound
+
+    wrong = RevisionNotFound("revision 'v9' not found", url="http://127.0.0.1/x", status=404)
+    hybrid = HybridAcquisition([
+        ScriptedAcquisition("cache-only"), ScriptedAcquisition("hf-cache"),
+        ScriptedAcquisition("network", error=wrong, uses_network=True)])
+    with pytest.raises(RevisionNotFound) as err:
+        await hybrid.acquire(INFO)
+    cause = err.value.__cause__
+    assert isinstance(cause, AllStrategiesFailed)
+    assert [a.strategy for a in cause.attempts] == ["cache-only", "hf-cache", "network"]
+    assert err.value.suggestions == wrong.suggestions
+    assert not any("enable downloads" in s for s in cause.suggestions)
+
+
+async def test_two_real_failures_stay_all_strategies_failed() -> None:
+    """Two parts failing for reasons other than a miss: no single error decides."""
+    net_error = NetworkError("boom", url="http://127.0.0.1/x", status=500)
+    other = NetworkError("bang", url="http://127.0.0.1/y", status=502)
+    with pytest.raises(AllStrategiesFailed) as err:
+        await HybridAcquisition([ScriptedAcquisition("local-dir", error=other),
+                                 ScriptedAcquisition("network", error=net_error)]).acquire(INFO)
+    assert [a.error for a in err.value.attempts] == [other, net_error]
+
+
+async def test_only_misses_keep_the_download_advice_when_the_network_was_not_tried() -> None:
+    """All parts missed (network skipped): AllStrategiesFailed still says to enable it."""
+    with pytest.raises(AllStrategiesFailed) as err:
+        await HybridAcquisition([
+            ScriptedAcquisition("cache-only"),
+            ScriptedAcquisition("network", available=False, reason="offline",
+                                uses_network=True)]).acquire(INFO)
+    assert any("enable downloads" in s for s in err.value.suggestions)

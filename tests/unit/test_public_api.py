@@ -13,11 +13,11 @@ EXPECTED = {
     "CacheKeyConflict", "CacheWriteError", "ConfigurationError", "EntryNotFound",
     "GatedRepository",
     "HfCacheAcquisition", "HybridAcquisition", "IntegrityError", "InvalidRequest",
-    "LocalDirAcquisition", "LockFile",
+    "LocalDirAcquisition", "LockFile", "AcquisitionPlan", "ListingRefused", "ListingUnavailable",
     "LockTimeout", "NetworkAcquisition", "NetworkError", "OfflineModeError", "RateLimited",
     "RepositoryNotFound", "RevisionNotFound", "SmartTokenizerDownload", "StrategyStatus",
     "TokenizerAcquisition", "TokenizerDownloadInfo", "TokenizerNotFound", "VocabMismatch",
-    "__version__", "build_container", "redact_secrets",
+    "__version__", "build_container", "default_cache_key", "redact_secrets",
 }
 
 

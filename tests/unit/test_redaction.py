@@ -34,3 +34,32 @@ def test_it_works_as_a_configured_structlog_processor() -> None:
     with capture_logs(processors=[redact_secrets]) as logs:
         structlog.get_logger().warning("retry", url=f"https://h/x?t={TOKEN}", token=TOKEN)
     assert logs and TOKEN not in repr(logs)
+
+
+def test_library_records_reach_a_structlog_app_through_processor_formatter() -> None:
+    """The documented set-up: stdlib records, ExtraAdder, redact_secrets, a renderer."""
+    import io
+    import json
+    import logging
+
+    from tokenizer_acquisition.adapters.logging_observer import log_event
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.ExtraAdder(),
+                           redact_secrets],
+        processor=structlog.processors.JSONRenderer()))
+    logger = logging.getLogger("tokenizer_acquisition.test_redaction")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # pytest's own capture would keep the raw token
+    try:
+        log_event(logger, logging.WARNING, "tokenizer.download.retry",
+                  url=f"https://h/x?t={TOKEN}", token=TOKEN, attempt=2)
+    finally:
+        logger.removeHandler(handler)
+    event = json.loads(stream.getvalue())
+    assert TOKEN not in stream.getvalue()
+    assert event["attempt"] == 2 and event["level"] == "warning"
+    assert event["event"].startswith("tokenizer.download.retry ")
