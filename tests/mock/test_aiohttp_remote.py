@@ -33,6 +33,9 @@ CDN = "https://cdn.test/blob/abc"
 URL = f"{ENDPOINT}/org/m/resolve/main/config.json"
 TOKEN = "hf_MockToken0123456789"
 DATA = b'{"model_type": "bert"}'
+#: Commits as the Hub names them (40 hex): anything else is not taken for one.
+C1 = "c1" * 20
+C2 = "c2" * 20
 GIT = hashlib.sha1(git_blob_prefix(len(DATA)) + DATA).hexdigest()
 SHA = hashlib.sha256(DATA).hexdigest()
 
@@ -73,7 +76,7 @@ async def test_request_headers(mocked: Any, remote: Any, tmp_path: Path) -> None
     """identity encoding, our User-Agent plus the custom one, and the bearer token."""
     adapter, _ = remote
     mocked.get(URL, status=200, body=DATA, headers={
-        "ETag": f'"{GIT}"', "X-Repo-Commit": "c1", "Content-Length": str(len(DATA))})
+        "ETag": f'"{GIT}"', "X-Repo-Commit": C1, "Content-Length": str(len(DATA))})
     fetched = await adapter.download(_file(tmp_path))
     (headers,) = _headers(mocked, URL)
     assert headers["Accept-Encoding"] == "identity"
@@ -81,7 +84,7 @@ async def test_request_headers(mocked: Any, remote: Any, tmp_path: Path) -> None
     assert headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Range" not in headers
     assert (fetched.size, fetched.sha256, fetched.git_sha1) == (len(DATA), SHA, GIT)
-    assert (fetched.etag, fetched.commit, fetched.announced_size) == (GIT, "c1", len(DATA))
+    assert (fetched.etag, fetched.commit, fetched.announced_size) == (GIT, C1, len(DATA))
 
 
 async def test_cross_host_redirect_drops_token(mocked: Any, remote: Any,
@@ -90,12 +93,12 @@ async def test_cross_host_redirect_drops_token(mocked: Any, remote: Any,
     adapter, _ = remote
     mocked.get(URL, status=302, headers={"Location": CDN, "X-Linked-Etag": f'"{SHA}"',
                                          "X-Linked-Size": str(len(DATA)),
-                                         "X-Repo-Commit": "c2"})
+                                         "X-Repo-Commit": C2})
     mocked.get(CDN, status=200, body=DATA, headers={"ETag": '"s3-etag"'})
     fetched = await adapter.download(_file(tmp_path))
     assert "Authorization" in _headers(mocked, URL)[0]
     assert "Authorization" not in _headers(mocked, CDN)[0]
-    assert (fetched.etag, fetched.commit, fetched.announced_size) == (SHA, "c2", len(DATA))
+    assert (fetched.etag, fetched.commit, fetched.announced_size) == (SHA, C2, len(DATA))
 
 
 async def test_relative_redirect_keeps_token(mocked: Any, remote: Any, tmp_path: Path) -> None:
