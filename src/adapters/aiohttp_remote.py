@@ -143,6 +143,16 @@ class _Transfer:
         return advanced
 
 
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """aiohttp's verified default, or one that also trusts ``ca_bundle`` (blocking: loading
+    CA files takes tens of milliseconds, so callers on a loop run it in a thread)."""
+    if ca_bundle is None:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(ca_bundle))
+    return context
+
+
 class AiohttpRemoteFiles(RemoteFiles):
     """One pooled ``ClientSession`` per instance, created lazily in the running loop."""
 
@@ -173,12 +183,7 @@ class AiohttpRemoteFiles(RemoteFiles):
     # -- session ---------------------------------------------------------------------------
 
     def _ssl_context(self) -> ssl.SSLContext | bool:
-        """aiohttp's verified default, or one that also trusts ``ca_bundle``."""
-        if self._options.ca_bundle is None:
-            return True
-        context = ssl.create_default_context()
-        context.load_verify_locations(cafile=str(self._options.ca_bundle))
-        return context
+        return ssl_context(self._options.ca_bundle)
 
     async def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()

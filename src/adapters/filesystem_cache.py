@@ -55,7 +55,6 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -65,6 +64,7 @@ from ..domain.manifest import MAX_MANIFEST_BYTES, ManifestEntry, ManifestError, 
 from ..domain.request import TokenizerDownloadInfo
 from ..ports.cache import TokenizerCache
 from . import staging
+from .partial_file import cache_write_errors
 from .read_only_disk import file_names, sha256_of
 
 BOOKKEEPING = ".tokacq"
@@ -504,7 +504,7 @@ class FileSystemCache(TokenizerCache):
         """
         _check_digest(sha256)
         blob = self.blobs / sha256
-        with _write_errors(blob):
+        with cache_write_errors(blob):
             if self._hash(blob) == sha256:
                 staged.unlink(missing_ok=True)
                 _claim(blob)
@@ -533,7 +533,7 @@ class FileSystemCache(TokenizerCache):
 
     def remember(self, cache_key: str, tag: str, snapshot: Snapshot) -> None:
         """Write the journal (not fsynced: losing it only costs a download)."""
-        with _journal_guard, _write_errors(self.journal_path(cache_key, tag)):
+        with _journal_guard, cache_write_errors(self.journal_path(cache_key, tag)):
             write_atomically(self.journal_path(cache_key, tag), snapshot.to_json(),
                              durable=False)
 
@@ -548,7 +548,7 @@ class FileSystemCache(TokenizerCache):
         previous = self.state(key)
         sid = f"{_sid_prefix(snapshot.commit)}-{secrets.token_hex(4)}"
         directory = self.snapshots(key) / sid
-        with _write_errors(directory):
+        with cache_write_errors(directory):
             directory.mkdir(parents=True)
             made = self._link_files(directory, snapshot)
             fsync_directory(self.blobs)
@@ -713,15 +713,6 @@ def _copy_durably(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
         dst.flush()
         os.fsync(dst.fileno())
-
-
-@contextlib.contextmanager
-def _write_errors(path: Path) -> Iterator[None]:
-    """Disk failures (EACCES, ENOSPC, EROFS, ENAMETOOLONG) become ``CacheWriteError``."""
-    try:
-        yield
-    except OSError as exc:
-        raise CacheWriteError(path, exc.strerror or str(exc)) from None
 
 
 def _parents(directory: Path, file: str) -> list[Path]:

@@ -45,6 +45,7 @@ from ..domain.bucket_layout import S3Options
 from ..domain.errors import AcquisitionError, AuthenticationFailed, NetworkError
 from ..domain.options import NetworkOptions
 from ..ports.bucket import Access, ObjectStore, Put, StoredObject
+from .aiohttp_remote import ssl_context
 from .logging_observer import log_event
 
 _LOGGER = "tokenizer_acquisition.s3"
@@ -154,11 +155,7 @@ class S3ObjectStore(ObjectStore):
     # -- the session ---------------------------------------------------------------------------
 
     def _ssl_context(self) -> ssl.SSLContext | bool:
-        if self._network.ca_bundle is None:
-            return True
-        context = ssl.create_default_context()
-        context.load_verify_locations(cafile=str(self._network.ca_bundle))
-        return context
+        return ssl_context(self._network.ca_bundle)
 
     async def _session_for_loop(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()

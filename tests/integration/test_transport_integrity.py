@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from support.network import FAST, blob, options, partial_files
+from support.tmpfs import mounted_tmpfs
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.adapters import partial_file, staging
 from tokenizer_acquisition.adapters.aiohttp_remote import AiohttpRemoteFiles
@@ -412,19 +412,8 @@ async def test_sidecar_is_written_for_a_body_that_arrives_at_once(
 @pytest.fixture
 def small_tmpfs() -> Iterator[Path]:
     """A real 5 MB tmpfs (root); skipped with the reason when it cannot be mounted."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (the injected-failure test covers this)")
-    mountpoint = Path(tempfile.mkdtemp(prefix="tokacq-tmpfs-"))
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mountpoint)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        mountpoint.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-        mountpoint.rmdir()
+    with mounted_tmpfs("5m", why_root=" (the injected-failure test covers this)") as path:
+        yield path
 
 
 def _fill(directory: Path) -> None:

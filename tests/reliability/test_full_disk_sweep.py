@@ -9,8 +9,6 @@ import asyncio
 import hashlib
 import os
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from reliability.conftest import Results
 from support.network import FAST, MINILM, REPO, options
+from support.tmpfs import mounted_tmpfs
 from tokenizer_acquisition import TokenizerDownloadInfo
 from tokenizer_acquisition.adapters.cache_inventory import CacheInventory
 from tokenizer_acquisition.adapters.filesystem_cache import FileSystemCache
@@ -35,19 +34,8 @@ COMMAND = "pytest tests/reliability/test_full_disk_sweep.py"
 @pytest.fixture
 def tmpfs() -> Iterator[Path]:
     """A real 4 MB tmpfs (root only); skipped with the reason when it cannot be mounted."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mountpoint = Path(tempfile.mkdtemp(prefix="tokacq-enospc-"))
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        mountpoint.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-        mountpoint.rmdir()
+    with mounted_tmpfs("4m") as path:
+        yield path
 
 
 def _leave_free(directory: Path, free: int) -> Path:
