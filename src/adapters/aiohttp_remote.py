@@ -87,6 +87,8 @@ CHUNK_BYTES = 256 << 10
 HASH_APART_BYTES = 4 << 20
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Bytes per second a listing answer must average once it started (see ``_get_json_once``).
+MIN_LISTING_RATE = 64 << 10
 _LOGGER = "tokenizer_acquisition.network"
 
 
@@ -500,7 +502,14 @@ class AiohttpRemoteFiles(RemoteFiles):
                         continue
                     if resp.status != 200:
                         raise self._listing_failure(resp, str(target), repo, revision, secrets)
-                    body = await _read_bounded(resp, MAX_LISTING_BYTES + 1)
+                    # A body dripped under read_timeout must still end: the listing must
+                    # arrive at MIN_LISTING_RATE on average (after one read_timeout).
+                    length = resp.content_length
+                    budget = self._options.read_timeout + min(
+                        MAX_LISTING_BYTES if length is None else length,
+                        MAX_LISTING_BYTES) / MIN_LISTING_RATE
+                    async with asyncio.timeout(budget):
+                        body = await _read_bounded(resp, MAX_LISTING_BYTES + 1)
                     link = resp.headers.get("Link")
                 break
             else:

@@ -54,6 +54,9 @@ AUTH_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredT
                         "InvalidToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed",
                         "InvalidSecurity", "MissingSecurityHeader"})
 RETRIES = 3
+#: A body must arrive at least this fast on average (after ``read_timeout``): a server
+#: dripping one byte per ``read_timeout`` never ends a read otherwise.
+MIN_BODY_RATE = 64 << 10
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _CODE = re.compile(rb"<Code>([A-Za-z0-9.]{1,64})</Code>")
 _PROBE_ETAG = '"00000000000000000000000000000000"'
@@ -198,7 +201,10 @@ class S3ObjectStore(ObjectStore):
                     if length is not None and length > max_bytes:
                         raise NetworkError(f"object larger than {max_bytes} bytes",
                                            url=shown, status=response.status)
-                    data = await _read_at_most(response.content, max_bytes + 1)
+                    budget = self._network.read_timeout + \
+                        (max_bytes if length is None else length) / MIN_BODY_RATE
+                    async with asyncio.timeout(budget):
+                        data = await _read_at_most(response.content, max_bytes + 1)
                     if len(data) > max_bytes:
                         raise NetworkError(f"object larger than {max_bytes} bytes",
                                            url=shown, status=response.status)
@@ -219,10 +225,26 @@ class S3ObjectStore(ObjectStore):
         assert last is not None
         raise last
 
+    def _code(self, data: bytes) -> str:
+        """The error body's ``<Code>``, unless it echoes (part of) a credential: a server
+        may repeat the session token it was sent, and errors must never show it."""
+        code = _code(data)
+        credentials = self._credentials
+        if not code or credentials is None:
+            return code
+        try:
+            frozen = credentials.get_frozen_credentials()
+        except Exception:  # refreshing failed: show no code at all
+            return ""
+        for secret in (frozen.secret_key, frozen.token):
+            if secret and (secret in code or (len(code) >= 8 and code in secret)):
+                return ""
+        return code
+
     def _check_auth(self, status: int, data: bytes, shown: str, answer: Any) -> None:
         if status not in (400, 401, 403):
             return
-        code = _code(data)
+        code = self._code(data)
         if code in AUTH_CODES or (status == 401):
             raise AuthenticationFailed(
                 f"the S3 credentials were refused ({code or 'no error code'})", url=shown,
@@ -238,7 +260,7 @@ class S3ObjectStore(ObjectStore):
             return None
         if status == 403:
             raise AuthenticationFailed(
-                f"the S3 identity may not read ({_code(data) or 'AccessDenied'})",
+                f"the S3 identity may not read ({self._code(data) or 'AccessDenied'})",
                 url=f"{self.location}/{key}", status=status, suggestions=[
                     f"grant s3:GetObject on {self.location}/* to {self._credential_source}"])
         if status != 200:
@@ -259,10 +281,11 @@ class S3ObjectStore(ObjectStore):
         if status in (409, 412) or (status == 404 and if_match is not None):
             return Put.PRECONDITION_FAILED
         if status == 403:
-            self.skipped_write(key, f"the identity may not write ({_code(body) or 'denied'})")
+            self.skipped_write(
+                key, f"the identity may not write ({self._code(body) or 'denied'})")
             return Put.DENIED
         raise NetworkError("the S3 endpoint refused a write", url=f"{self.location}/{key}",
-                           status=status, server_message=(_code(body) or None))
+                           status=status, server_message=(self._code(body) or None))
 
     async def delete(self, key: str) -> None:
         status, _, _ = await self._request("DELETE", key)
@@ -278,7 +301,8 @@ class S3ObjectStore(ObjectStore):
         try:
             status, _, data = await self._request("GET", key)
             if status == 403:
-                return Access(False, False, f"reads are denied ({_code(data) or 'denied'})")
+                return Access(False, False,
+                              f"reads are denied ({self._code(data) or 'denied'})")
             if status not in (200, 404):
                 return Access(None, None, f"HTTP {status} to a read")
             status, _, data = await self._request("PUT", key, headers={"If-Match": _PROBE_ETAG})

@@ -156,6 +156,8 @@ class BucketStrategy(TokenizerAcquisition):
         started = time.perf_counter()
         if self._offline_source is not None:
             raise OfflineModeError(self.name, source=self._offline_source)
+        if info.needs_listing:
+            return await self._discovered(info)
         for _ in range(3):
             located = self._cache.locate(info)
             decision = decide(info, located)
@@ -180,6 +182,19 @@ class BucketStrategy(TokenizerAcquisition):
         raise TokenizerNotFound(
             info.cache_key, info.files, directory=self._cache.directory(info.cache_key),
             suggestions=["the set was removed while being acquired; retry"])
+
+    async def _discovered(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
+        """A request without explicit files (or with patterns): the set the local cache
+        recorded for its selection, else the delegate's discovery. The bucket records no
+        selection, so it neither serves nor takes such a set (and an unresolved request
+        is never published: that would be an empty set over the key's)."""
+        try:
+            return await self._local.acquire(info)
+        except TokenizerNotFound:
+            delegate = self._delegate
+            if delegate is None or not delegate.is_available():
+                raise
+        return await _delegated(delegate, info)
 
     async def _obtain(self, info: TokenizerDownloadInfo) -> _Report:
         await asyncio.to_thread(self._cache.ensure_writable)
@@ -240,7 +255,7 @@ class BucketStrategy(TokenizerAcquisition):
                                  expected=f"a manifest of {info.repo}@{commit} matching "
                                           "the request's pins", actual=why,
                                  check="bucket manifest")
-        if any(name not in bucket_set.files for name in info.files):
+        if not info.files or any(name not in bucket_set.files for name in info.files):
             return None  # another request's files: the leader adds ours
         tag = staging_tag(info)
         files: dict[str, ManifestEntry] = {}
@@ -249,7 +264,10 @@ class BucketStrategy(TokenizerAcquisition):
             entry = bucket_set.files[name]
             sha = str(entry.sha256)
             if await asyncio.to_thread(self._cache.existing_blob, sha) is None:
-                blob = await self._store.get(blob_key(sha), max_bytes=self._max_file_bytes)
+                # One byte more than recorded: a longer object is an IntegrityError, and
+                # nothing larger than the manifest says is ever buffered.
+                limit = min(max(entry.size, 0) + 1, self._max_file_bytes)
+                blob = await self._store.get(blob_key(sha), max_bytes=limit)
                 if blob is None:
                     return None
                 _verify(name, blob.data, entry)

@@ -18,7 +18,7 @@ import dataclasses
 from typing import Any
 
 from ..domain.bucket_layout import S3Options, parse_s3_url
-from ..domain.errors import AcquisitionError
+from ..domain.errors import AcquisitionError, AuthenticationFailed, IntegrityError
 from .cli_support import build_downloader, command_observer, load, note, print_json
 
 
@@ -57,9 +57,7 @@ def run_push(args: argparse.Namespace) -> int:
             for info in lock.requests():
                 await downloader.acquire(info)
                 if not await uploader.upload(info):
-                    raise AcquisitionError(
-                        f"could not upload {info.repo}@{info.revision} to {options.location}",
-                        suggestions=["check that the credentials may write to the bucket"])
+                    raise await _not_uploaded(uploader, info, options)
                 pushed.append({"repo": info.repo, "commit": info.revision,
                                "files": list(info.files)})
         finally:
@@ -75,3 +73,19 @@ def run_push(args: argparse.Namespace) -> int:
             note(args, f"pushed {item['repo']}@{item['commit']} ({len(item['files'])} files)")
         print(options.location)
     return 0
+
+
+async def _not_uploaded(uploader: Any, info: Any, options: S3Options) -> AcquisitionError:
+    """A typed error (never a bare one, exit 1) for a set the bucket did not take: the
+    identity may not write (AUTH), else the set could not be read or recorded whole."""
+    what = f"could not upload {info.repo}@{info.revision} to {options.location}"
+    access = await uploader.store.probe()
+    if access.write is False or access.read is False:
+        return AuthenticationFailed(
+            f"{what}: the S3 identity may not write", url=options.location,
+            suggestions=["grant s3:PutObject on the bucket to the credentials in use "
+                         "(AWS_ACCESS_KEY_ID / AWS_PROFILE / web identity)"])
+    return IntegrityError(f"{info.repo}@{info.revision}", check="set to upload",
+                          expected=f"the local set complete, with its commit ({what})",
+                          actual="incomplete, changed while read, or the bucket's manifest "
+                                 "kept changing")
