@@ -39,14 +39,9 @@ if TYPE_CHECKING:
     from .domain.hybrid import HybridAcquisition
     from .domain.lockfile import LockFile
     from .domain.request import TokenizerDownloadInfo
-    from .domain.results import (
-        AcquisitionInfo,
-        AcquisitionPlan,
-        AcquisitionResult,
-        StrategyStatus,
-    )
+    from .domain.results import AcquisitionInfo, AcquisitionPlan, AcquisitionResult
     from .facade import SmartTokenizerDownload
-    from .ports.acquisition import TokenizerAcquisition
+    from .ports.acquisition import StrategyStatus, TokenizerAcquisition
     from .redaction import redact_secrets
     from .strategies import (
         CacheOnlyAcquisition,
@@ -90,8 +85,8 @@ _LAZY = {
     "RateLimited": "domain.errors",
     "RepositoryNotFound": "domain.errors",
     "RevisionNotFound": "domain.errors",
-    "SmartTokenizerDownload": "facade",
-    "StrategyStatus": "domain.results",
+    "SmartTokenizerDownload": "container",  # through the composition root: see facade.py
+    "StrategyStatus": "ports.acquisition",
     "TokenizerAcquisition": "ports.acquisition",
     "TokenizerDownloadInfo": "domain.request",
     "TokenizerNotFound": "domain.errors",

@@ -94,20 +94,6 @@ class Settings:
     def offline(self) -> bool:
         return self.offline_source is not None
 
-    def as_dict(self) -> dict[str, Any]:
-        """The plain values the container's providers read from its strict Configuration.
-
-        Only those: everything else (network options with the token, lock timeout, hybrid
-        order) reaches providers through the ``settings`` object itself, so the
-        Configuration never holds a value nothing reads, nor a secret.
-        """
-        return {
-            "strategy": self.strategy,
-            "cache_dir": str(self.cache_dir),
-            "hf_cache_dir": str(self.hf_cache_dir),
-            "local_dir": None if self.local_dir is None else str(self.local_dir),
-        }
-
 
 # -- loading -----------------------------------------------------------------------------------
 

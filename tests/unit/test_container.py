@@ -186,11 +186,13 @@ def test_every_strategy_gets_the_container_vocab_checker(tmp_path: Path) -> None
 
 
 def test_configuration_holds_only_what_providers_read(tmp_path: Path) -> None:
-    """No unread keys (offline, lock_timeout, strategies) in the strict Configuration."""
+    """No unread keys in the strict Configuration: the settings reach the container once,
+    as the ``settings`` dependency, and the providers read that object (issue 13)."""
     container = build_container({"cache_dir": str(tmp_path), "offline": True,
                                  "lock_timeout": 5}, environ={})
-    assert set(container.config()) == {"strategy", "cache_dir", "hf_cache_dir", "local_dir"}
-    for unread in ("offline", "lock_timeout", "strategies"):
+    assert not container.config()
+    assert container.cache_only().cache_dir == tmp_path
+    for unread in ("offline", "lock_timeout", "strategies", "strategy", "cache_dir"):
         with pytest.raises(Exception, match="Undefined configuration option"):
             getattr(container.config, unread)()
 
