@@ -198,12 +198,28 @@ def contracts_list() -> str:
     def short(module: str) -> str:
         return "`" + module.removeprefix(root + ".") + "`"
 
+    def shorts(modules: list[str]) -> str:
+        return ", ".join(short(m) for m in modules)
+
     lines = []
     for contract in config["contracts"]:
-        sources = ", ".join(short(m) for m in contract["source_modules"])
-        forbidden = ", ".join(short(m) for m in contract["forbidden_modules"])
-        lines.append(f"- **{contract['name']}** ({contract['type']}): {sources} may not "
-                     f"import {forbidden}.")
+        kind = contract["type"]
+        if kind == "forbidden":
+            rule = (f"{shorts(contract['source_modules'])} may not import "
+                    f"{shorts(contract['forbidden_modules'])}.")
+        elif kind == "layers":
+            layers = " > ".join("`" + layer.replace(" | ", "` | `") + "`"
+                                for layer in contract["layers"])
+            rule = (f"from top to bottom, {layers}; a layer imports only the layers below "
+                    "it, and the names of one layer (`|`) do not import each other.")
+        elif kind == "independence":
+            rule = f"{shorts(contract['modules'])} do not import one another."
+        elif kind == "acyclic_siblings":
+            rule = (f"under {shorts(contract['ancestors'])}, the modules of each package "
+                    "import each other without a cycle.")
+        else:
+            raise ValueError(f"pyproject.toml: no description of a {kind!r} contract")
+        lines.append(f"- **{contract['name']}** ({kind}): {rule}")
     return "\n".join(lines)
 
 
