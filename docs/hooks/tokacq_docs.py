@@ -6,7 +6,7 @@
   The README holds the same table; a test compares it.
 - ``<!-- tokacq:cli -->`` (cli.md): ``--help`` of every ``tokacq`` command, from the
   argparse parser itself.
-- ``<!-- tokacq:contracts -->`` (architecture.md): the import-linter contracts of
+- ``<!-- tokacq:contracts -->`` (ARCHITECTURE.md): the import-linter contracts of
   ``pyproject.toml``.
 - ``<!-- tokacq:api -->`` (api.md): one mkdocstrings block per name of
   ``tokenizer_acquisition.__all__``.

@@ -47,7 +47,7 @@ def test_every_page_is_in_the_navigation_and_exists() -> None:
 
 @pytest.mark.parametrize(("page", "marker"), [
     ("configuration.md", "<!-- tokacq:settings -->"), ("cli.md", "<!-- tokacq:cli -->"),
-    ("architecture.md", "<!-- tokacq:contracts -->"), ("api.md", "<!-- tokacq:api -->"),
+    ("ARCHITECTURE.md", "<!-- tokacq:contracts -->"), ("api.md", "<!-- tokacq:api -->"),
     ("errors.md", "<!-- tokacq:exit-codes -->"),
 ])
 def test_generated_parts_are_placed_and_rendered(hooks: ModuleType, page: str,
