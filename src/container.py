@@ -1,7 +1,8 @@
 """The composition root: one ``Settings`` in, the chosen strategy, observer, metrics and
-facade out. Nothing in the package imports it back: the facade receives what it needs, and
-is handed ``configured_parts`` (``use_composition_root``) when this module is loaded
-(``tokenizer_acquisition.SmartTokenizerDownload`` resolves through here).
+facade out. Nothing in the package imports it back (only the command line, and the
+package's lazy ``__getattr__`` on first configured build): the facade receives what it
+needs, and is handed ``configured_parts`` (``use_composition_root``) when this module is
+loaded.
 
 The settings reach the container once, as the ``settings`` dependency; every provider
 reads its values from that object. The strict ``config`` is kept (an undefined option

@@ -5,10 +5,11 @@ is downloaded, and turns every acquisition into an ``AcquisitionResult`` or a ty
 Constructors that name adapters import them lazily, so a cache-only process never imports
 aiohttp.
 
-The facade never imports the composition root (``container.py``): the root imports the
-facade and, when it is loaded, hands it the one function that builds a configured
-facade's parts (``use_composition_root``). ``tokenizer_acquisition.SmartTokenizerDownload``
-resolves through the root, so the configured constructors always have it.
+The facade never imports the composition root (``container.py``): it is handed the one
+function that builds a configured facade's parts (``use_composition_root``), by the root
+when the root is loaded, and by the package when ``tokenizer_acquisition.SmartTokenizerDownload``
+is first looked up (a function that loads the root on first use, so a service passing its
+own strategy never loads dependency-injector).
 """
 
 from __future__ import annotations
