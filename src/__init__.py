@@ -39,14 +39,9 @@ if TYPE_CHECKING:
     from .domain.hybrid import HybridAcquisition
     from .domain.lockfile import LockFile
     from .domain.request import TokenizerDownloadInfo
-    from .domain.results import (
-        AcquisitionInfo,
-        AcquisitionPlan,
-        AcquisitionResult,
-        StrategyStatus,
-    )
+    from .domain.results import AcquisitionInfo, AcquisitionPlan, AcquisitionResult
     from .facade import SmartTokenizerDownload
-    from .ports.acquisition import TokenizerAcquisition
+    from .ports.acquisition import StrategyStatus, TokenizerAcquisition
     from .redaction import redact_secrets
     from .strategies import (
         CacheOnlyAcquisition,
@@ -91,7 +86,7 @@ _LAZY = {
     "RepositoryNotFound": "domain.errors",
     "RevisionNotFound": "domain.errors",
     "SmartTokenizerDownload": "facade",
-    "StrategyStatus": "domain.results",
+    "StrategyStatus": "ports.acquisition",
     "TokenizerAcquisition": "ports.acquisition",
     "TokenizerDownloadInfo": "domain.request",
     "TokenizerNotFound": "domain.errors",
@@ -110,9 +105,25 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'tokenizer_acquisition' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{module}", __name__), name)
+    loaded = import_module(f".{module}", __name__)
+    if name == "SmartTokenizerDownload":
+        loaded.use_composition_root(_configured_parts)
+    value = getattr(loaded, name)
     globals()[name] = value  # later lookups are plain attribute reads
     return value
+
+
+def _configured_parts(config_file: Any = None, overrides: Any = None, *,
+                      require_network: bool = False) -> dict[str, Any]:
+    """What ``SmartTokenizerDownload()`` is built from: the composition root's
+    ``configured_parts``, loaded on first use (with dependency-injector), so a service
+    that passes its own strategy never loads the container."""
+    from importlib import import_module
+
+    root = import_module(".container", __name__)
+    parts: dict[str, Any] = root.configured_parts(config_file, overrides,
+                                                  require_network=require_network)
+    return parts
 
 
 __all__ = [

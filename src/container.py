@@ -1,4 +1,12 @@
-"""The composition root: configuration in, the chosen strategy and facade out.
+"""The composition root: one ``Settings`` in, the chosen strategy, observer, metrics and
+facade out. Nothing in the package imports it back (only the command line, and the
+package's lazy ``__getattr__`` on first configured build): the facade receives what it
+needs, and is handed ``configured_parts`` (``use_composition_root``) when this module is
+loaded.
+
+The settings reach the container once, as the ``settings`` dependency; every provider
+reads its values from that object. The strict ``config`` is kept (an undefined option
+fails loudly) but nothing is put there.
 
 Known dependency-injector pitfalls handled here: strategy names are validated by
 ``settings`` before the ``Selector`` sees them (an unknown key would raise the library's
@@ -24,7 +32,7 @@ from .adapters.logging_observer import LoggingObserver
 from .domain.hybrid import HybridAcquisition
 from .domain.observers import FanOutObserver
 from .domain.vocab_check import VocabChecker
-from .facade import SmartTokenizerDownload
+from .facade import SmartTokenizerDownload, use_composition_root
 from .ports.acquisition import TokenizerAcquisition
 from .ports.events import AcquisitionObserver
 from .settings import NETWORK_STRATEGIES, Settings, load_settings
@@ -101,12 +109,13 @@ class Container(containers.DeclarativeContainer):
 
     vocab = providers.Singleton(VocabChecker)
 
-    cache_only = providers.Singleton(CacheOnlyAcquisition, cache_dir=config.cache_dir,
+    cache_only = providers.Singleton(CacheOnlyAcquisition, cache_dir=settings.provided.cache_dir,
                                      vocab=vocab)
-    hf_cache = providers.Singleton(HfCacheAcquisition, hf_cache_dir=config.hf_cache_dir,
-                                   vocab=vocab)
+    hf_cache = providers.Singleton(HfCacheAcquisition,
+                                   hf_cache_dir=settings.provided.hf_cache_dir, vocab=vocab)
     # None (not configured) builds a strategy that says so; settings rejects it as the sole one.
-    local_dir = providers.Singleton(LocalDirAcquisition, root=config.local_dir, vocab=vocab)
+    local_dir = providers.Singleton(LocalDirAcquisition, root=settings.provided.local_dir,
+                                    vocab=vocab)
     network = providers.Singleton(_network, settings=settings, observer=observer, vocab=vocab)
     network_if_installed = providers.Singleton(_optional_network, settings=settings,
                                                observer=observer, vocab=vocab)
@@ -128,7 +137,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     acquisition = providers.Selector(
-        config.strategy,
+        settings.provided.strategy,
         **_by_strategy_name(hybrid=hybrid, cache_only=cache_only, hf_cache=hf_cache,
                             local_dir=local_dir, network=network, s3=s3),
     )
@@ -146,12 +155,16 @@ def build_container(
     environ: Mapping[str, str] | None = None,
     *,
     overrides_source: str = "overrides",
+    require_network: bool = False,
 ) -> Container:
     """Load and validate settings (raising ``ConfigurationError``), then wire a container.
 
-    Asking for the network strategy on an install without aiohttp raises
-    ``AcquisitionUnavailable`` here, not at download time.
+    Asking for the network strategy (or ``require_network``) on an install without
+    aiohttp raises ``AcquisitionUnavailable`` here, not at download time; so does the s3
+    strategy without its extra.
     """
+    if require_network:  # before the settings: the missing extra is the first thing to fix
+        require_aiohttp()
     settings = load_settings(config_file, overrides, environ, overrides_source=overrides_source)
     if settings.strategy in NETWORK_STRATEGIES:
         require_aiohttp()
@@ -159,6 +172,19 @@ def build_container(
         require_s3()
     container = Container()
     container.settings.override(providers.Object(settings))
-    container.config.from_dict(settings.as_dict())
     return container
+
+
+def configured_parts(config_file: Any = None, overrides: Mapping[str, Any] | None = None,
+                     *, require_network: bool = False) -> dict[str, Any]:
+    """What ``SmartTokenizerDownload()`` and its configured constructors are built from:
+    the keyword arguments the container's ``downloader`` provider passes."""
+    container = build_container(config_file, overrides, require_network=require_network)
+    return {"strategy": container.acquisition(), "settings": container.settings(),
+            "observer": container.observer(), "metrics": container.metrics()}
+
+
+use_composition_root(configured_parts)
+
+__all__ = ["Container", "SmartTokenizerDownload", "build_container", "configured_parts"]
 

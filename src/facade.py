@@ -4,6 +4,12 @@ It owns a strategy (any ``TokenizerAcquisition``), reports what it can do before
 is downloaded, and turns every acquisition into an ``AcquisitionResult`` or a typed error.
 Constructors that name adapters import them lazily, so a cache-only process never imports
 aiohttp.
+
+The facade never imports the composition root (``container.py``): it is handed the one
+function that builds a configured facade's parts (``use_composition_root``), by the root
+when the root is loaded, and by the package when ``tokenizer_acquisition.SmartTokenizerDownload``
+is first looked up (a function that loads the root on first use, so a service passing its
+own strategy never loads dependency-injector).
 """
 
 from __future__ import annotations
@@ -11,27 +17,58 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 import weakref
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .domain.errors import AcquisitionError, AcquisitionUnavailable, ConfigurationError
-from .domain.hybrid import HybridAcquisition, status_of
-from .domain.lockfile import LockFile
-from .domain.observers import FanOutObserver
+from .domain.errors import AcquisitionUnavailable, ConfigurationError
+from .domain.lockfile import LockEntry, LockFile
+from .domain.observers import FanOutObserver, observed_attempt
 from .domain.request import TokenizerDownloadInfo
 from .domain.results import AcquisitionInfo, AcquisitionPlan, AcquisitionResult
 from .ports.acquisition import TokenizerAcquisition
-from .ports.events import AcquisitionObserver, AttemptEvent, NullObserver
+from .ports.events import AcquisitionObserver, NullObserver
 from .ports.metrics import MetricsRecorder
 
 if TYPE_CHECKING:
+    from .adapters.filesystem_cache import FileSystemCache
     from .settings import Settings
 
 T = TypeVar("T")
+
+
+class ConfiguredParts(Protocol):
+    """What the composition root hands the facade: a configured facade's parts.
+
+    Called with the configuration source (``config_file``), explicit ``overrides`` and
+    whether the downloads extra is required; returns the keyword arguments of
+    ``SmartTokenizerDownload(...)`` (``strategy``, ``settings``, ``observer``,
+    ``metrics``), or raises ``ConfigurationError``/``AcquisitionUnavailable``.
+    """
+
+    def __call__(self, config_file: Any = None, overrides: Mapping[str, Any] | None = None,
+                 *, require_network: bool = False) -> dict[str, Any]: ...
+
+
+_composition_root: ConfiguredParts | None = None
+
+
+def use_composition_root(build: ConfiguredParts) -> None:
+    """Called once by the composition root when it is imported (see the module docstring)."""
+    global _composition_root
+    _composition_root = build
+
+
+def _configured(config_file: Any = None, overrides: Mapping[str, Any] | None = None,
+                *, require_network: bool = False) -> dict[str, Any]:
+    if _composition_root is None:
+        raise RuntimeError(
+            "no composition root is loaded: import SmartTokenizerDownload from "
+            "tokenizer_acquisition (not tokenizer_acquisition.facade) to build it from "
+            "configuration, or pass a strategy")
+    return _composition_root(config_file, overrides, require_network=require_network)
 
 
 class SmartTokenizerDownload:
@@ -50,13 +87,9 @@ class SmartTokenizerDownload:
         metrics: MetricsRecorder | None = None,
     ) -> None:
         if strategy is None:
-            from .container import build_container
-
-            container = build_container()
-            strategy = container.acquisition()
-            settings = container.settings()
-            observer = container.observer()
-            metrics = container.metrics()
+            parts = _configured()
+            strategy, settings = parts["strategy"], parts["settings"]
+            observer, metrics = parts["observer"], parts["metrics"]
         self._strategy = strategy
         self._settings = settings
         self._metrics = metrics
@@ -71,16 +104,16 @@ class SmartTokenizerDownload:
     @classmethod
     def cache_only(cls, cache_dir: str | os.PathLike[str] | None = None) -> SmartTokenizerDownload:
         """Never touch the network: serve what the cache holds (air-gapped deployments)."""
-        return cls._from_container(overrides=_drop_none(strategy="cache-only",
-                                                        cache_dir=_str(cache_dir)))
+        return cls(**_configured(overrides=_drop_none(strategy="cache-only",
+                                                      cache_dir=_str(cache_dir))))
 
     @classmethod
     def with_downloads(cls, cache_dir: str | os.PathLike[str] | None = None,
                        **network_options: Any) -> SmartTokenizerDownload:
         """Cache first, then download; ``network_options`` are the ``[network]`` keys."""
-        return cls._from_container(overrides=_drop_none(
+        return cls(**_configured(overrides=_drop_none(
             strategy="hybrid", strategies=["cache-only", "network"],
-            cache_dir=_str(cache_dir), network=network_options or None), require_network=True)
+            cache_dir=_str(cache_dir), network=network_options or None), require_network=True))
 
     @classmethod
     def with_strategy(cls, strategy: TokenizerAcquisition) -> SmartTokenizerDownload:
@@ -96,19 +129,7 @@ class SmartTokenizerDownload:
     def from_config(cls, path_or_mapping: str | os.PathLike[str] | Mapping[str, Any]
                     ) -> SmartTokenizerDownload:
         """Build from a TOML file or an equivalent mapping (environment still overrides)."""
-        return cls._from_container(config_file=path_or_mapping)
-
-    @classmethod
-    def _from_container(cls, *, config_file: Any = None, overrides: Mapping[str, Any] | None = None,
-                        require_network: bool = False) -> SmartTokenizerDownload:
-        from .container import build_container
-        from .strategies import require_aiohttp
-
-        if require_network:
-            require_aiohttp()
-        container = build_container(config_file=config_file, overrides=overrides)
-        downloader: SmartTokenizerDownload = container.downloader()
-        return downloader
+        return cls(**_configured(config_file=path_or_mapping))
 
     # -- acquisition -----------------------------------------------------------------------
 
@@ -122,18 +143,7 @@ class SmartTokenizerDownload:
 
     async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:
         """Acquire every requested file; raises a typed ``AcquisitionError`` on failure."""
-        started = time.perf_counter()
-        try:
-            result = await self._strategy.acquire(info)
-        except AcquisitionError as error:
-            self._observer.attempt_finished(AttemptEvent(
-                self._strategy.name, info.cache_key, "failed", time.perf_counter() - started,
-                error_type=type(error).__name__))
-            raise
-        self._observer.attempt_finished(AttemptEvent(
-            self._strategy.name, info.cache_key, "hit" if result.from_cache else "downloaded",
-            time.perf_counter() - started, bytes_downloaded=result.bytes_downloaded))
-        return result
+        return await observed_attempt(self._strategy, info, self._observer)
 
     async def plan(self, info: TokenizerDownloadInfo) -> AcquisitionPlan:
         """What ``acquire(info)`` would do, without downloading or writing anything.
@@ -203,13 +213,11 @@ class SmartTokenizerDownload:
     def acquisition_info(self) -> AcquisitionInfo:
         """What this configuration can do, and why not, before anything is downloaded."""
         strategy = self._strategy
-        statuses = (strategy.statuses() if isinstance(strategy, HybridAcquisition)
-                    else (status_of(strategy),))
         return AcquisitionInfo(
             description=strategy.description,
             available=strategy.is_available(),
             requirements=tuple(strategy.requirements()),
-            strategies=statuses,
+            strategies=strategy.statuses(),
         )
 
     # -- lock files (tokacq lock / fetch --lock) ---------------------------------------------
@@ -224,6 +232,21 @@ class SmartTokenizerDownload:
         if not isinstance(lock, LockFile):
             lock = read_lock_file(lock)
         return [await self.acquire(info) for info in lock.requests()]
+
+    async def lock(self, infos: Sequence[TokenizerDownloadInfo]) -> LockFile:
+        """Acquire each request and pin what it got: every file's commit, size and sha256.
+
+        The digests come from the cache's manifest of what was just fetched (only files
+        it did not record are hashed). ``ConfigurationError`` when a file cannot be read
+        or carries no commit (files placed by hand). ``lock.to_toml()`` is the lock file
+        ``tokacq lock`` writes; ``acquire_locked(lock)`` fetches exactly that again.
+        """
+        from .adapters.filesystem_cache import FileSystemCache
+
+        fetched = [(info, await self.acquire(info)) for info in infos]
+        cache = None if self._settings is None else FileSystemCache(self._settings.cache_dir)
+        return LockFile(tuple(entry for info, result in fetched
+                              for entry in _lock_entries(info, result, cache)))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -277,3 +300,38 @@ def read_lock_file(path: str | os.PathLike[str]) -> LockFile:
         raise ConfigurationError(f"cannot read the lock file ({reason})", key="lock",
                                  value=os.fspath(path), source=source) from None
     return LockFile.parse(text, source)
+
+
+def _lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
+                  cache: FileSystemCache | None) -> list[LockEntry]:
+    """Entries from the manifest of what was just fetched (hashing only unrecorded files)."""
+    from .adapters.read_only_disk import sha256_of
+
+    # Our key's link resolves to the snapshot the result names.
+    ours = cache is not None and \
+        result.directory.resolve() == cache.directory(info.cache_key).resolve()
+    manifest = cache.read_manifest(info.cache_key) if cache is not None and ours else {}
+    entries = []
+    for name in result.files:  # a discovered set's files are the result's
+        path = result.files[name]
+        size = path.stat().st_size
+        recorded = manifest.get(name)
+        if recorded is not None and recorded.sha256 and recorded.size == size:
+            digest = recorded.sha256
+        else:
+            hashed = sha256_of(path)
+            if hashed is None:
+                raise ConfigurationError(
+                    f"cannot lock {info.repo}: {path} cannot be read", key="file",
+                    value=str(path), source=f"strategy {result.strategy}")
+            digest = hashed
+        commit = (recorded.commit if recorded else None) or result.commit
+        if not commit:
+            raise ConfigurationError(
+                f"cannot lock {info.repo}: no commit is known for {name} in {result.directory} "
+                "(files placed by hand carry none)", key="commit", value=None,
+                source=f"strategy {result.strategy}",
+                suggestions=[f"remove them ('tokacq cache prune {info.cache_key}') and run "
+                             "'tokacq lock' again online, so they are fetched from the Hub"])
+        entries.append(LockEntry(info.repo, info.revision, commit, name, size, digest))
+    return entries

@@ -14,14 +14,30 @@ from pathlib import Path
 from typing import Any
 
 from .domain.bucket_layout import S3Options, parse_s3_url
-from .domain.environment import offline_source
+from .domain.environment import OFFLINE_VARIABLES, offline_source
 from .domain.errors import ConfigurationError
 from .domain.options import DEFAULT_LOCK_TIMEOUT, NetworkOptions, Secret, check_header_value
 from .hf_locations import hf_cache_default, hub_token_file
-from .settings_validation import CONVERTERS, STRATEGY_NAMES, bad_value, unknown_key
+from .settings_validation import (
+    STRATEGY_NAMES,
+    Converter,
+    as_bool,
+    as_choice,
+    as_endpoint,
+    as_header_value,
+    as_number,
+    as_order,
+    as_path,
+    as_s3_endpoint,
+    as_s3_url,
+    as_strategy,
+    bad_value,
+    unknown_key,
+)
 
-__all__ = ["NETWORK_STRATEGIES", "STRATEGY_NAMES", "Settings", "default_cache_dir",
-           "environment_setting", "hf_cache_default", "hub_token_file", "load_settings"]
+__all__ = ["NETWORK_STRATEGIES", "SETTINGS", "STRATEGY_NAMES", "Setting", "Settings",
+           "default_cache_dir", "environment_setting", "hf_cache_default", "hub_token_file",
+           "load_settings"]
 
 NETWORK_STRATEGIES = frozenset({"network"})
 #: The hybrid order when none is configured; ``local-dir`` joins it right after
@@ -32,35 +48,145 @@ DEFAULT_ORDER = ("cache-only", "network")
 PATH_KEYS = frozenset({"cache_dir", "hf_cache_dir", "local_dir", "network.token_file",
                        "network.ca_bundle"})
 
-TOP_KEYS = ("strategy", "strategies", "cache_dir", "hf_cache_dir", "local_dir", "offline",
-            "lock_timeout", "network", "s3")
-NETWORK_KEYS = ("endpoint", "token", "token_file", "connect_timeout", "read_timeout",
-                "max_retries", "max_concurrent_files", "max_file_bytes", "ca_bundle",
-                "trust_env", "user_agent")
-S3_KEYS = ("url", "endpoint_url", "region", "addressing_style", "write_through", "lease_ttl")
 
-# (environment variable, setting key); earlier variables win over later ones.
-ENVIRONMENT = (
-    ("TOKACQ_STRATEGY", "strategy"),
-    ("TOKACQ_CACHE_DIR", "cache_dir"),
-    ("TOKACQ_LOCAL_DIR", "local_dir"),
-    ("TOKACQ_ENDPOINT", "network.endpoint"),
-    ("HF_ENDPOINT", "network.endpoint"),
-    ("TOKACQ_TOKEN", "network.token"),
-    ("HF_TOKEN", "network.token"),
-    ("TOKACQ_LOCK_TIMEOUT", "lock_timeout"),
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the configuration table: everything the code and the docs know of a key.
+
+    Validation (``CONVERTERS``), the environment layer (``ENVIRONMENT``), the known keys
+    (``TOP_KEYS``, ``NETWORK_KEYS``, ``S3_KEYS``), ``tokacq info`` and the settings tables
+    of the README and the docs site are all derived from ``SETTINGS``: a new setting is
+    one row here, plus the field of the options class that holds its value.
+    """
+
+    #: ``cache_dir``, or ``network.endpoint`` for a key of the ``[network]`` table.
+    key: str
+    #: Checks and converts a raw value (TOML or environment string): the setting's type.
+    convert: Converter
+    #: One line for the documentation.
+    doc: str
+    #: Environment variables that set it, the first one set winning.
+    variables: tuple[str, ...] = ()
+    #: Variables read by a rule of their own (``offline``, ``hf_cache_dir``): documented only.
+    ruled_by: tuple[str, ...] = ()
+    #: The default in words, when the code computes it; None: the options field's literal.
+    default: str | None = None
+    #: What ``tokacq info`` shows, from the section's object (``Settings``,
+    #: ``NetworkOptions`` or ``S3Options``); None: not shown.
+    shown: Callable[[Any], Any] | None = None
+
+    @property
+    def section(self) -> str:
+        """``""`` for a top-level key, else its table (``network``, ``s3``)."""
+        return self.key.rpartition(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.rpartition(".")[2]
+
+    def documented_variables(self) -> tuple[str, ...]:
+        return self.variables + self.ruled_by
+
+
+def _path_text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("strategy", as_strategy, variables=("TOKACQ_STRATEGY",),
+            doc="the strategy to build: `hybrid`, `cache-only`, `hf-cache`, `local-dir`, "
+                "`network` or `s3`", shown=lambda s: s.strategy),
+    Setting("strategies", as_order,
+            doc="the hybrid order (a list, or a comma-separated string)",
+            default="`cache-only`, `local-dir` if configured, `hf-cache` if present, "
+                    "`s3` if configured, `network`", shown=lambda s: list(s.strategies)),
+    Setting("cache_dir", as_path, variables=("TOKACQ_CACHE_DIR",),
+            doc="the tokenizer cache (`<cache_dir>/<cache_key>/<file>`)",
+            default="platformdirs' user cache directory of `tokenizer-acquisition` "
+                    "(`~/.cache/tokenizer-acquisition` on Linux)",
+            shown=lambda s: str(s.cache_dir)),
+    Setting("hf_cache_dir", as_path, ruled_by=("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE",
+                                                "HF_HOME"),
+            doc="a `huggingface_hub` cache to reuse read-only (`hf-cache`); "
+                "`HF_HOME` means `$HF_HOME/hub`",
+            default="`~/.cache/huggingface/hub`", shown=lambda s: str(s.hf_cache_dir)),
+    Setting("local_dir", as_path, variables=("TOKACQ_LOCAL_DIR",),
+            doc="a directory of `<org>/<name>/<file>` (`local-dir`)",
+            shown=lambda s: _path_text(s.local_dir)),
+    Setting("offline", as_bool, ruled_by=OFFLINE_VARIABLES,
+            doc="never use the network (nor the bucket); the first variable set decides "
+                "(1/true/yes/on or 0/false/no/off; anything else is an error)",
+            default="`false`", shown=lambda s: s.offline),
+    Setting("lock_timeout", as_number(float, 0.0), variables=("TOKACQ_LOCK_TIMEOUT",),
+            doc="seconds to wait for another process downloading the same key",
+            shown=lambda s: s.lock_timeout),
+    Setting("network.endpoint", as_endpoint, variables=("TOKACQ_ENDPOINT", "HF_ENDPOINT"),
+            doc="the Hub or a mirror (`http`/`https`, no credentials)",
+            shown=lambda n: n.endpoint),
+    Setting("network.token", as_header_value, variables=("TOKACQ_TOKEN", "HF_TOKEN"),
+            doc="the Hub token (`HF_TOKEN` is ignored under "
+                "`HF_HUB_DISABLE_IMPLICIT_TOKEN=1`)",
+            default="the Hub login token (`$HF_TOKEN_PATH` or `$HF_HOME/token`), unless "
+                    "`HF_HUB_DISABLE_IMPLICIT_TOKEN=1`",
+            shown=lambda n: "set" if n.token else "not set"),
+    Setting("network.token_file", as_path,
+            doc="a file holding the token (`/run/secrets/hf_token`)", default="none"),
     # huggingface_hub's names: HEAD/metadata timeout and download (between bytes) timeout
-    ("HF_HUB_ETAG_TIMEOUT", "network.connect_timeout"),
-    ("HF_HUB_DOWNLOAD_TIMEOUT", "network.read_timeout"),
+    Setting("network.connect_timeout", as_number(float, 0.001),
+            variables=("HF_HUB_ETAG_TIMEOUT",),
+            doc="seconds to connect and get response headers",
+            shown=lambda n: n.connect_timeout),
+    Setting("network.read_timeout", as_number(float, 0.001),
+            variables=("HF_HUB_DOWNLOAD_TIMEOUT",),
+            doc="seconds between two reads of a body", shown=lambda n: n.read_timeout),
+    Setting("network.max_retries", as_number(int, 0),
+            doc="attempts without progress before a transfer fails",
+            shown=lambda n: n.max_retries),
+    Setting("network.max_concurrent_files", as_number(int, 1),
+            doc="files of one set downloaded at once", shown=lambda n: n.max_concurrent_files),
+    Setting("network.max_file_bytes", as_number(int, 1), doc="the largest file accepted",
+            shown=lambda n: n.max_file_bytes),
     # OpenSSL's (honoured by httpx, hence huggingface_hub), then requests'
-    ("SSL_CERT_FILE", "network.ca_bundle"),
-    ("REQUESTS_CA_BUNDLE", "network.ca_bundle"),
-    ("TOKACQ_S3_URL", "s3.url"),
-    ("AWS_ENDPOINT_URL_S3", "s3.endpoint_url"),
-    ("AWS_ENDPOINT_URL", "s3.endpoint_url"),
-    ("AWS_REGION", "s3.region"),
-    ("AWS_DEFAULT_REGION", "s3.region"),
+    Setting("network.ca_bundle", as_path, variables=("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"),
+            doc="a PEM bundle to trust instead of the system store",
+            shown=lambda n: _path_text(n.ca_bundle)),
+    Setting("network.trust_env", as_bool,
+            doc="use `HTTPS_PROXY`, `NO_PROXY`, ... and `.netrc`", shown=lambda n: n.trust_env),
+    Setting("network.user_agent", as_header_value,
+            doc="appended to the `User-Agent` header",
+            default="none (`tokenizer-acquisition/<version>` is always sent)",
+            shown=lambda n: n.user_agent),
+    Setting("s3.url", as_s3_url, variables=("TOKACQ_S3_URL",),
+            doc="the shared bucket and prefix (`s3://bucket/prefix`); enables `s3`",
+            default="none (`s3` not configured)", shown=lambda o: o.location),
+    Setting("s3.endpoint_url", as_s3_endpoint,
+            variables=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+            doc="an S3-compatible endpoint (SeaweedFS, MinIO); none means AWS",
+            default="none (AWS)", shown=lambda o: o.endpoint_url),
+    Setting("s3.region", as_header_value, variables=("AWS_REGION", "AWS_DEFAULT_REGION"),
+            doc="the signing region", default="the AWS profile's, else `us-east-1`",
+            shown=lambda o: o.region),
+    Setting("s3.addressing_style", as_choice("auto", "path", "virtual"),
+            doc="`auto` (virtual-hosted on AWS, path-style with an endpoint), `path` or "
+                "`virtual`", shown=lambda o: o.addressing_style),
+    Setting("s3.write_through", as_bool,
+            doc="upload what this pod fetched from the Hub for the fleet",
+            shown=lambda o: o.write_through),
+    Setting("s3.lease_ttl", as_number(float, 0.0),
+            doc="seconds before a silent leader's lease is taken over",
+            shown=lambda o: o.lease_ttl),
 )
+
+#: Sections (tables of a config file), in order.
+SECTIONS = ("network", "s3")
+TOP_KEYS = (*(s.key for s in SETTINGS if not s.section), *SECTIONS)
+NETWORK_KEYS = tuple(s.name for s in SETTINGS if s.section == "network")
+S3_KEYS = tuple(s.name for s in SETTINGS if s.section == "s3")
+CONVERTERS: dict[str, Converter] = {s.key: s.convert for s in SETTINGS}
+# (environment variable, setting key); earlier variables win over later ones.
+ENVIRONMENT = tuple((variable, s.key) for s in SETTINGS for variable in s.variables)
 
 
 def default_cache_dir() -> Path:
@@ -93,20 +219,6 @@ class Settings:
     @property
     def offline(self) -> bool:
         return self.offline_source is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The plain values the container's providers read from its strict Configuration.
-
-        Only those: everything else (network options with the token, lock timeout, hybrid
-        order) reaches providers through the ``settings`` object itself, so the
-        Configuration never holds a value nothing reads, nor a secret.
-        """
-        return {
-            "strategy": self.strategy,
-            "cache_dir": str(self.cache_dir),
-            "hf_cache_dir": str(self.hf_cache_dir),
-            "local_dir": None if self.local_dir is None else str(self.local_dir),
-        }
 
 
 # -- loading -----------------------------------------------------------------------------------

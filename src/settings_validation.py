@@ -1,5 +1,7 @@
 """Turning raw setting values (TOML or environment strings) into typed, checked ones.
 
+Which converter checks which key is said once, in ``settings.SETTINGS``.
+
 Every converter takes ``(key, value, source)`` and returns the typed value or raises our
 ``ConfigurationError`` naming the key, where it came from, and (for choices) the closest
 valid one. Secrets never appear in these errors: tokens are shown as ``***`` and URLs
@@ -58,7 +60,7 @@ def bad_value(key: str, value: object, source: str, expected: str,
                               suggestions=hints)
 
 
-def _as_bool(key: str, value: Any, source: str) -> bool:
+def as_bool(key: str, value: Any, source: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and parse_bool(value) is not None:
@@ -69,7 +71,7 @@ def _as_bool(key: str, value: Any, source: str) -> bool:
 _KIND_NAMES = {int: "an integer", float: "a number"}
 
 
-def _as_number(kind: type, minimum: float) -> Converter:
+def as_number(kind: type, minimum: float) -> Converter:
     expected = f"{_KIND_NAMES[kind]} >= {minimum:g}"
 
     def convert(key: str, value: Any, source: str) -> Any:
@@ -88,19 +90,19 @@ def _as_number(kind: type, minimum: float) -> Converter:
     return convert
 
 
-def _as_str(key: str, value: Any, source: str) -> str:
+def as_str(key: str, value: Any, source: str) -> str:
     if not isinstance(value, str) or not value:
         raise bad_value(key, value, source, "a non-empty string")
     return value
 
 
-def _as_header_value(key: str, value: Any, source: str) -> str:
+def as_header_value(key: str, value: Any, source: str) -> str:
     """A token or user agent: sent in an HTTP header, so no CR, LF or other control."""
-    return check_header_value(key, _as_str(key, value, source), source)
+    return check_header_value(key, as_str(key, value, source), source)
 
 
-def _as_path(key: str, value: Any, source: str) -> Path:
-    text = _as_str(key, value, source)
+def as_path(key: str, value: Any, source: str) -> Path:
+    text = as_str(key, value, source)
     if "\x00" in text:
         raise bad_value(key, value, source, "a path without NUL characters")
     try:
@@ -109,18 +111,18 @@ def _as_path(key: str, value: Any, source: str) -> Path:
         raise bad_value(key, value, source, "a path whose '~user' exists on this machine") from None
 
 
-def _as_strategy(key: str, value: Any, source: str) -> str:
+def as_strategy(key: str, value: Any, source: str) -> str:
     if not isinstance(value, str) or value not in STRATEGY_NAMES:
         raise bad_value(key, value, source, "a strategy name", STRATEGY_NAMES)
     return value
 
 
-def _as_order(key: str, value: Any, source: str) -> tuple[str, ...]:
+def as_order(key: str, value: Any, source: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not value:
         raise bad_value(key, value, source, "a non-empty list of strategy names", STRATEGY_NAMES)
-    order = tuple(_as_strategy(key, v, source) for v in value)
+    order = tuple(as_strategy(key, v, source) for v in value)
     if "hybrid" in order:
         raise bad_value(key, "hybrid", source, "strategies other than 'hybrid'", STRATEGY_NAMES)
     if len(set(order)) != len(order):
@@ -128,57 +130,29 @@ def _as_order(key: str, value: Any, source: str) -> tuple[str, ...]:
     return order
 
 
-def _as_endpoint(key: str, value: Any, source: str) -> str:
-    return checked_endpoint(_as_str(key, value, source), source)
+def as_endpoint(key: str, value: Any, source: str) -> str:
+    return checked_endpoint(as_str(key, value, source), source)
 
 
-def _as_s3_endpoint(key: str, value: Any, source: str) -> str:
+def as_s3_endpoint(key: str, value: Any, source: str) -> str:
     try:
-        return checked_endpoint(_as_str(key, value, source), source)
+        return checked_endpoint(as_str(key, value, source), source)
     except ConfigurationError:
         raise bad_value(key, mask_userinfo(str(value)), source,
                         "an http(s) URL without credentials, query or fragment") from None
 
 
-def _as_s3_url(key: str, value: Any, source: str) -> str:
+def as_s3_url(key: str, value: Any, source: str) -> str:
     from .domain.bucket_layout import parse_s3_url
 
-    text = _as_str(key, value, source)
+    text = as_str(key, value, source)
     parse_s3_url(text, key, source)
     return text
 
 
-def _as_choice(*choices: str) -> Converter:
+def as_choice(*choices: str) -> Converter:
     def convert(key: str, value: Any, source: str) -> str:
         if not isinstance(value, str) or value not in choices:
             raise bad_value(key, value, source, "one of the choices", choices)
         return value
     return convert
-
-
-CONVERTERS: dict[str, Converter] = {
-    "strategy": _as_strategy,
-    "strategies": _as_order,
-    "cache_dir": _as_path,
-    "hf_cache_dir": _as_path,
-    "local_dir": _as_path,
-    "offline": _as_bool,
-    "lock_timeout": _as_number(float, 0.0),
-    "network.endpoint": _as_endpoint,
-    "network.token": _as_header_value,
-    "network.token_file": _as_path,
-    "network.connect_timeout": _as_number(float, 0.001),
-    "network.read_timeout": _as_number(float, 0.001),
-    "network.max_retries": _as_number(int, 0),
-    "network.max_concurrent_files": _as_number(int, 1),
-    "network.max_file_bytes": _as_number(int, 1),
-    "network.ca_bundle": _as_path,
-    "network.trust_env": _as_bool,
-    "network.user_agent": _as_header_value,
-    "s3.url": _as_s3_url,
-    "s3.endpoint_url": _as_s3_endpoint,
-    "s3.region": _as_header_value,
-    "s3.addressing_style": _as_choice("auto", "path", "virtual"),
-    "s3.write_through": _as_bool,
-    "s3.lease_ttl": _as_number(float, 0.0),
-}

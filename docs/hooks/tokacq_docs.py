@@ -1,19 +1,18 @@
 """MkDocs hook: the generated parts of the documentation, built from the code at build time.
 
 - ``<!-- tokacq:settings -->`` (configuration.md): every setting key, the environment
-  variables that set it (in precedence order) and its default, from ``settings.py``
-  (``TOP_KEYS``, ``NETWORK_KEYS``, ``S3_KEYS``, ``ENVIRONMENT``) and the option
-  dataclasses' defaults; only the one-line descriptions below are prose.
+  variables that set it (in precedence order), its default and its doc line, from the
+  configuration table ``settings.SETTINGS`` and the option dataclasses' literal defaults.
+  The README holds the same table; a test compares it.
 - ``<!-- tokacq:cli -->`` (cli.md): ``--help`` of every ``tokacq`` command, from the
   argparse parser itself.
-- ``<!-- tokacq:contracts -->`` (architecture.md): the import-linter contracts of
+- ``<!-- tokacq:contracts -->`` (ARCHITECTURE.md): the import-linter contracts of
   ``pyproject.toml``.
 - ``<!-- tokacq:api -->`` (api.md): one mkdocstrings block per name of
   ``tokenizer_acquisition.__all__``.
 
 Nothing here imports mkdocs, so ``tests/unit/test_docs.py`` checks the generators in any
-environment. A setting without a description (or a description of a setting that no
-longer exists) fails the build, and the test.
+environment. A setting without a doc line fails the build, and the test.
 """
 
 from __future__ import annotations
@@ -29,76 +28,27 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: One line per setting key; the rest of each row is generated.
-DESCRIPTIONS: dict[str, str] = {
-    "strategy": "the strategy to build: `hybrid`, `cache-only`, `hf-cache`, `local-dir`, "
-                "`network` or `s3`",
-    "strategies": "the hybrid order (a list, or a comma-separated string)",
-    "cache_dir": "the tokenizer cache (`<cache_dir>/<cache_key>/<file>`)",
-    "hf_cache_dir": "a `huggingface_hub` cache to reuse read-only (`hf-cache`); "
-                    "`HF_HOME` means `$HF_HOME/hub`",
-    "local_dir": "a directory of `<org>/<name>/<file>` (`local-dir`)",
-    "offline": "never use the network (nor the bucket); the first variable set decides "
-               "(1/true/yes/on or 0/false/no/off; anything else is an error)",
-    "lock_timeout": "seconds to wait for another process downloading the same key",
-    "network.endpoint": "the Hub or a mirror (`http`/`https`, no credentials)",
-    "network.token": "the Hub token (`HF_TOKEN` is ignored under "
-                     "`HF_HUB_DISABLE_IMPLICIT_TOKEN=1`)",
-    "network.token_file": "a file holding the token (`/run/secrets/hf_token`)",
-    "network.connect_timeout": "seconds to connect and get response headers",
-    "network.read_timeout": "seconds between two reads of a body",
-    "network.max_retries": "attempts without progress before a transfer fails",
-    "network.max_concurrent_files": "files of one set downloaded at once",
-    "network.max_file_bytes": "the largest file accepted",
-    "network.ca_bundle": "a PEM bundle to trust instead of the system store",
-    "network.trust_env": "use `HTTPS_PROXY`, `NO_PROXY`, ... and `.netrc`",
-    "network.user_agent": "appended to the `User-Agent` header",
-    "s3.url": "the shared bucket and prefix (`s3://bucket/prefix`); enables `s3`",
-    "s3.endpoint_url": "an S3-compatible endpoint (SeaweedFS, MinIO); none means AWS",
-    "s3.region": "the signing region",
-    "s3.addressing_style": "`auto`, `path` or `virtual`",
-    "s3.write_through": "upload what this pod fetched from the Hub for the fleet",
-    "s3.lease_ttl": "seconds before a silent leader's lease is taken over",
-}
+def _rows() -> dict[str, Any]:
+    from tokenizer_acquisition.settings import SETTINGS
 
-#: Defaults computed at run time (no literal in a dataclass field), said in words.
-COMPUTED_DEFAULTS: dict[str, str] = {
-    "strategies": "`cache-only`, `local-dir` if configured, `hf-cache` if present, "
-                  "`s3` if configured, `network`",
-    "cache_dir": "platformdirs' user cache directory of `tokenizer-acquisition` "
-                 "(`~/.cache/tokenizer-acquisition` on Linux)",
-    "hf_cache_dir": "`~/.cache/huggingface/hub`",
-    "offline": "`false`",
-    "network.token": "the Hub login token (`$HF_TOKEN_PATH` or `$HF_HOME/token`), unless "
-                     "`HF_HUB_DISABLE_IMPLICIT_TOKEN=1`",
-    "network.token_file": "none",
-    "network.user_agent": "none (`tokenizer-acquisition/<version>` is always sent)",
-    "s3.url": "none (`s3` not configured)",
-    "s3.endpoint_url": "none (AWS)",
-    "s3.region": "the AWS profile's, else `us-east-1`",
-}
+    return {row.key: row for row in SETTINGS}
+
+
+#: One line per setting key, and defaults the code computes, said in words: both from
+#: ``settings.SETTINGS`` (kept under these names for the checks below).
+DESCRIPTIONS: dict[str, str] = {key: row.doc for key, row in _rows().items()}
+COMPUTED_DEFAULTS: dict[str, str] = {key: row.default for key, row in _rows().items()
+                                     if row.default is not None}
 
 
 def setting_keys() -> list[str]:
     """Every key a config file may hold, flattened (``network.endpoint``)."""
-    from tokenizer_acquisition import settings
-
-    keys = [k for k in settings.TOP_KEYS if k not in ("network", "s3")]
-    keys += [f"network.{k}" for k in settings.NETWORK_KEYS]
-    keys += [f"s3.{k}" for k in settings.S3_KEYS]
-    return keys
+    return list(_rows())
 
 
 def setting_variables(key: str) -> list[str]:
     """The environment variables that set ``key``, earlier ones winning."""
-    from tokenizer_acquisition import settings
-    from tokenizer_acquisition.domain.environment import OFFLINE_VARIABLES
-
-    if key == "offline":
-        return list(OFFLINE_VARIABLES)
-    if key == "hf_cache_dir":  # huggingface_hub's own rule (hf_locations.hf_cache_default)
-        return ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"]
-    return [variable for variable, name in settings.ENVIRONMENT if name == key]
+    return list(_rows()[key].documented_variables())
 
 
 def setting_default(key: str) -> str:
@@ -113,8 +63,8 @@ def setting_default(key: str) -> str:
     owner = {"": Settings, "network": NetworkOptions, "s3": S3Options}[section]
     fields = {f.name: f for f in dataclasses.fields(owner)}
     if name not in fields or fields[name].default is dataclasses.MISSING:
-        raise KeyError(f"{key}: no literal default in {owner.__name__}; say it in "
-                       "COMPUTED_DEFAULTS of docs/hooks/tokacq_docs.py")
+        raise KeyError(f"{key}: no literal default in {owner.__name__}; say it in words "
+                       "(default=...) in its row of settings.SETTINGS")
     value = fields[name].default
     if value is None:
         return "none"
@@ -129,14 +79,16 @@ def setting_default(key: str) -> str:
 
 def check_descriptions() -> None:
     keys = set(setting_keys())
-    missing = sorted(keys - DESCRIPTIONS.keys())
+    missing = sorted(k for k in keys if not DESCRIPTIONS.get(k))
     stale = sorted(DESCRIPTIONS.keys() - keys)
     if missing or stale:
-        raise ValueError(f"docs/hooks/tokacq_docs.py DESCRIPTIONS: missing {missing}, "
+        raise ValueError(f"settings.SETTINGS: no doc line for {missing}, "
                          f"for settings that no longer exist {stale}")
 
 
 def settings_table() -> str:
+    """The settings table of the docs site and of the README (between its
+    ``<!-- tokacq:settings-table -->`` markers; ``tests/unit/test_docs.py`` compares)."""
     check_descriptions()
     rows = ["| key | environment (first set wins) | default | what it is |",
             "| --- | --- | --- | --- |"]
@@ -198,12 +150,28 @@ def contracts_list() -> str:
     def short(module: str) -> str:
         return "`" + module.removeprefix(root + ".") + "`"
 
+    def shorts(modules: list[str]) -> str:
+        return ", ".join(short(m) for m in modules)
+
     lines = []
     for contract in config["contracts"]:
-        sources = ", ".join(short(m) for m in contract["source_modules"])
-        forbidden = ", ".join(short(m) for m in contract["forbidden_modules"])
-        lines.append(f"- **{contract['name']}** ({contract['type']}): {sources} may not "
-                     f"import {forbidden}.")
+        kind = contract["type"]
+        if kind == "forbidden":
+            rule = (f"{shorts(contract['source_modules'])} may not import "
+                    f"{shorts(contract['forbidden_modules'])}.")
+        elif kind == "layers":
+            layers = " > ".join("`" + layer.replace(" | ", "` | `") + "`"
+                                for layer in contract["layers"])
+            rule = (f"from top to bottom, {layers}; a layer imports only the layers below "
+                    "it, and the names of one layer (`|`) do not import each other.")
+        elif kind == "independence":
+            rule = f"{shorts(contract['modules'])} do not import one another."
+        elif kind == "acyclic_siblings":
+            rule = (f"under {shorts(contract['ancestors'])}, the modules of each package "
+                    "import each other without a cycle.")
+        else:
+            raise ValueError(f"pyproject.toml: no description of a {kind!r} contract")
+        lines.append(f"- **{contract['name']}** ({kind}): {rule}")
     return "\n".join(lines)
 
 

@@ -16,7 +16,6 @@ Once a network part was tried, the cache parts' "enable downloads" advice is dro
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import NoReturn
@@ -30,20 +29,14 @@ from .errors import (
     CacheKeyConflict,
     VocabMismatch,
 )
+from .observers import observed_attempt
 from .request import TokenizerDownloadInfo
 from .results import AcquisitionPlan, AcquisitionResult, StrategyStatus
 
 
 def status_of(strategy: TokenizerAcquisition) -> StrategyStatus:
-    available = strategy.is_available()
-    return StrategyStatus(
-        name=strategy.name,
-        description=strategy.description,
-        available=available,
-        requirements=tuple(strategy.requirements()),
-        reason=None if available else strategy.unavailable_reason(),
-        uses_network=strategy.uses_network,
-    )
+    """``strategy``'s own status (``StrategyStatus.of``), not its parts'."""
+    return StrategyStatus.of(strategy)
 
 
 class HybridAcquisition(TokenizerAcquisition):
@@ -122,22 +115,16 @@ class HybridAcquisition(TokenizerAcquisition):
                 attempts.append(Attempt(strategy.name, skipped=reason,
                                         uses_network=strategy.uses_network))
                 continue
-            started = time.perf_counter()
             try:
-                result = await strategy.acquire(info)
+                result = await observed_attempt(strategy, info, self._observer,
+                                                unreported=(VocabMismatch, CacheKeyConflict))
             except (VocabMismatch, CacheKeyConflict):
                 raise
             except AcquisitionError as error:
                 tried.update(getattr(error, _TRIED, ()))
                 attempts.append(Attempt(strategy.name, error=error,
                                         uses_network=strategy.uses_network))
-                self._observer.attempt_finished(AttemptEvent(
-                    strategy.name, info.cache_key, "failed", time.perf_counter() - started,
-                    error_type=type(error).__name__))
                 continue
-            self._observer.attempt_finished(AttemptEvent(
-                strategy.name, info.cache_key, "hit" if result.from_cache else "downloaded",
-                time.perf_counter() - started, bytes_downloaded=result.bytes_downloaded))
             return _with_attempts(result, attempts)
         raise_decisive(info.cache_key, attempts)
 

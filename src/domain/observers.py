@@ -1,10 +1,43 @@
-"""Reporting to several observers at once (logs and metrics, say)."""
+"""Reporting what acquisitions did: to several observers at once (logs and metrics, say),
+and one timed attempt as an ``AttemptEvent`` (``observed_attempt``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..ports.events import AcquisitionObserver, AttemptEvent
+from .errors import AcquisitionError
+
+if TYPE_CHECKING:
+    from ..ports.acquisition import TokenizerAcquisition
+    from .request import TokenizerDownloadInfo
+    from .results import AcquisitionResult
+
+
+async def observed_attempt(strategy: TokenizerAcquisition, info: TokenizerDownloadInfo,
+                           observer: AcquisitionObserver,
+                           unreported: tuple[type[AcquisitionError], ...] = ()
+                           ) -> AcquisitionResult:
+    """``strategy.acquire(info)``, timed and reported to ``observer`` as one attempt:
+    "hit" or "downloaded" with the bytes, or "failed" with the error's type (then the
+    error propagates). Errors of a type in ``unreported`` propagate without an event (the
+    hybrid stops on them, and its caller reports the whole attempt)."""
+    started = time.perf_counter()
+    try:
+        result = await strategy.acquire(info)
+    except unreported:
+        raise
+    except AcquisitionError as error:
+        observer.attempt_finished(AttemptEvent(
+            strategy.name, info.cache_key, "failed", time.perf_counter() - started,
+            error_type=type(error).__name__))
+        raise
+    observer.attempt_finished(AttemptEvent(
+        strategy.name, info.cache_key, "hit" if result.from_cache else "downloaded",
+        time.perf_counter() - started, bytes_downloaded=result.bytes_downloaded))
+    return result
 
 
 class FanOutObserver(AcquisitionObserver):

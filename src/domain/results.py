@@ -7,19 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Defined with the port that returns it; re-exported here with the other result values.
+from ..ports.acquisition import StrategyStatus as StrategyStatus
 from .errors import Attempt
-
-
-@dataclass(frozen=True)
-class StrategyStatus:
-    """One strategy's answer to "can you run here, and if not, why?"."""
-
-    name: str
-    description: str
-    available: bool
-    requirements: tuple[str, ...] = ()
-    reason: str | None = None
-    uses_network: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..domain.cache_key import default_cache_key
 from ..domain.errors import ConfigurationError
-from ..domain.lockfile import LockEntry, LockFile
 from ..domain.request import TokenizerDownloadInfo
 from ..settings import STRATEGY_NAMES
 from .cli_support import build_downloader, command_observer, note, print_json, safe
 
 if TYPE_CHECKING:
-    from ..adapters.filesystem_cache import FileSystemCache
     from ..domain.results import AcquisitionPlan, AcquisitionResult
     from ..facade import SmartTokenizerDownload
 
@@ -296,14 +294,8 @@ def run_lock(args: argparse.Namespace) -> int:
         _check_output(Path(args.output))
     requests = [_request(args, repo) for repo in repos]
 
-    async def fetch_all(downloader: SmartTokenizerDownload
-                        ) -> list[tuple[TokenizerDownloadInfo, AcquisitionResult]]:
-        return [(info, await downloader.acquire(info)) for info in requests]
-
-    fetched = _run(args, fetch_all)
-    cache = _our_cache(args)
-    entries = [e for info, result in fetched for e in lock_entries(info, result, cache)]
-    lock = LockFile(tuple(entries))
+    lock = _run(args, lambda d: d.lock(requests))
+    entries = lock.entries
     text = lock.to_toml()
     if args.output == "-":
         sys.stdout.write(text)
@@ -314,47 +306,6 @@ def run_lock(args: argparse.Namespace) -> int:
     elif args.output != "-":
         note(args, f"wrote {args.output}: {len(entries)} files of {len(requests)} repos")
     return 0
-
-
-def _our_cache(args: argparse.Namespace) -> FileSystemCache:
-    from ..adapters.filesystem_cache import FileSystemCache
-    from .cli_support import load
-
-    return FileSystemCache(load(args).cache_dir)
-
-
-def lock_entries(info: TokenizerDownloadInfo, result: AcquisitionResult,
-                 cache: FileSystemCache) -> list[LockEntry]:
-    """Entries from the manifest of what was just fetched (hashing only unrecorded files)."""
-    from ..adapters.read_only_disk import sha256_of
-
-    # Our key's link resolves to the snapshot the result names.
-    ours = result.directory.resolve() == cache.directory(info.cache_key).resolve()
-    manifest = cache.read_manifest(info.cache_key) if ours else {}
-    entries = []
-    for name in result.files:  # a discovered set's files are the result's
-        path = result.files[name]
-        size = path.stat().st_size
-        recorded = manifest.get(name)
-        if recorded is not None and recorded.sha256 and recorded.size == size:
-            digest = recorded.sha256
-        else:
-            hashed = sha256_of(path)
-            if hashed is None:
-                raise ConfigurationError(
-                    f"cannot lock {info.repo}: {path} cannot be read", key="file",
-                    value=str(path), source=f"strategy {result.strategy}")
-            digest = hashed
-        commit = (recorded.commit if recorded else None) or result.commit
-        if not commit:
-            raise ConfigurationError(
-                f"cannot lock {info.repo}: no commit is known for {name} in {result.directory} "
-                "(files placed by hand carry none)", key="commit", value=None,
-                source=f"strategy {result.strategy}",
-                suggestions=[f"remove them ('tokacq cache prune {info.cache_key}') and run "
-                             "'tokacq lock' again online, so they are fetched from the Hub"])
-        entries.append(LockEntry(info.repo, info.revision, commit, name, size, digest))
-    return entries
 
 
 def _check_output(path: Path) -> None:

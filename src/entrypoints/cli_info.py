@@ -107,33 +107,15 @@ def _source(settings: Settings, key: str) -> str:
 
 
 def _settings(settings: Settings) -> list[dict[str, Any]]:
-    net = settings.network
-    values: list[tuple[str, Any]] = [
-        ("strategy", settings.strategy),
-        ("strategies", list(settings.strategies)),
-        ("cache_dir", str(settings.cache_dir)),
-        ("hf_cache_dir", str(settings.hf_cache_dir)),
-        ("local_dir", None if settings.local_dir is None else str(settings.local_dir)),
-        ("offline", settings.offline),
-        ("lock_timeout", settings.lock_timeout),
-        ("network.endpoint", net.endpoint),
-        ("network.token", "set" if net.token else "not set"),
-        ("network.connect_timeout", net.connect_timeout),
-        ("network.read_timeout", net.read_timeout),
-        ("network.max_retries", net.max_retries),
-        ("network.max_concurrent_files", net.max_concurrent_files),
-        ("network.max_file_bytes", net.max_file_bytes),
-        ("network.ca_bundle", None if net.ca_bundle is None else str(net.ca_bundle)),
-        ("network.trust_env", net.trust_env),
-        ("network.user_agent", net.user_agent),
-    ]
-    if settings.s3 is not None:
-        s3 = settings.s3
-        values += [("s3.url", s3.location), ("s3.endpoint_url", s3.endpoint_url),
-                   ("s3.region", s3.region), ("s3.addressing_style", s3.addressing_style),
-                   ("s3.write_through", s3.write_through), ("s3.lease_ttl", s3.lease_ttl)]
-    return [{"key": key, "value": value, "source": _source(settings, key)}
-            for key, value in values]
+    """Every setting ``tokacq info`` shows (``SETTINGS``' rows with ``shown``), in table
+    order; the ``[s3]`` rows only when a bucket is configured."""
+    from ..settings import SETTINGS
+
+    sections: dict[str, Any] = {"": settings, "network": settings.network, "s3": settings.s3}
+    return [{"key": row.key, "value": row.shown(sections[row.section]),
+             "source": _source(settings, row.key)}
+            for row in SETTINGS
+            if row.shown is not None and sections[row.section] is not None]
 
 
 def _print_text(doc: dict[str, Any]) -> None:

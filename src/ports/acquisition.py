@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..domain.request import TokenizerDownloadInfo
     from ..domain.results import AcquisitionPlan, AcquisitionResult
+
+
+@dataclass(frozen=True)
+class StrategyStatus:
+    """One strategy's answer to "can you run here, and if not, why?"."""
+
+    name: str
+    description: str
+    available: bool
+    requirements: tuple[str, ...] = ()
+    reason: str | None = None
+    uses_network: bool = False
+
+    @classmethod
+    def of(cls, strategy: TokenizerAcquisition) -> StrategyStatus:
+        """``strategy``'s own answer (its parts, if it has any, are not asked)."""
+        available = strategy.is_available()
+        return cls(
+            name=strategy.name,
+            description=strategy.description,
+            available=available,
+            requirements=tuple(strategy.requirements()),
+            reason=None if available else strategy.unavailable_reason(),
+            uses_network=strategy.uses_network,
+        )
 
 
 class TokenizerAcquisition(ABC):
@@ -38,6 +64,11 @@ class TokenizerAcquisition(ABC):
     def unavailable_reason(self) -> str | None:
         """Why ``is_available()`` is false; None when it is available."""
         return None if self.is_available() else "requirements not met"
+
+    def statuses(self) -> tuple[StrategyStatus, ...]:
+        """One status per part, in order: a composite strategy (``HybridAcquisition``, or
+        your own) reports each part it holds; by default, the strategy itself."""
+        return (StrategyStatus.of(self),)
 
     @abstractmethod
     async def acquire(self, info: TokenizerDownloadInfo) -> AcquisitionResult:

@@ -30,9 +30,8 @@ if TYPE_CHECKING:
         WrongLength,
     )
     from .hf_support import hf_env, patched_hf_endpoint
-    from .hub_simulator import HubSimulator
+    from .hub_simulator import HubSimulator, ThreadedHubSimulator
     from .recording import RecordedRequest
-    from .threaded import ThreadedHubSimulator
 
 _EXPORTS = {
     "CloseDelimited": "faults",
@@ -55,7 +54,7 @@ _EXPORTS = {
     "patched_hf_endpoint": "hf_support",
     "HubSimulator": "hub_simulator",
     "RecordedRequest": "recording",
-    "ThreadedHubSimulator": "threaded",
+    "ThreadedHubSimulator": "hub_simulator",
 }
 
 __all__ = [

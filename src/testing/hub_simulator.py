@@ -9,7 +9,11 @@ Run standalone: ``python -m tokenizer_acquisition.testing.hub_simulator --repo I
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import signal
 import socket
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,9 +25,8 @@ from .faults import DEFAULT_RANDOM_KINDS, Fault, FaultStage
 from .hub_routes import ApiOptions, Mode, SimState, build_app
 from .hub_store import RepoStore, read_dir
 from .recording import RecordedRequest
-from .threaded import ThreadedHubSimulator
 
-__all__ = ["HubSimulator", "Mode"]
+__all__ = ["HubSimulator", "Mode", "ThreadedHubSimulator", "main"]
 
 _SHUTDOWN_TIMEOUT_S = 1.0
 
@@ -278,7 +281,133 @@ class HubSimulator:
         self._state.log.clear()
 
 
-if __name__ == "__main__":
-    from .hub_cli import main
+# -- on a background thread (sync code, subprocess tests) --------------------------------------
+# Blocking clients (``huggingface_hub``, subprocesses waited on synchronously) would
+# deadlock a simulator living on the caller's own event loop.
 
+class ThreadedHubSimulator:
+    """``with ThreadedHubSimulator(sim) as sim:`` serves ``sim`` until the block ends.
+
+    Repos, tokens, faults and the request log stay usable from the calling thread.
+    """
+
+    def __init__(self, sim: HubSimulator | None = None, *, timeout: float = 10.0) -> None:
+        if sim is None:
+            sim = HubSimulator()
+        self.sim = sim
+        self._timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> HubSimulator:
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.sim.start())
+            except BaseException as exc:  # reported to the caller below
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                _drain(loop)
+
+        thread = threading.Thread(target=serve, name="hub-simulator", daemon=True)
+        thread.start()
+        if not ready.wait(self._timeout):
+            raise TimeoutError("hub simulator did not start")
+        if failure:
+            thread.join(self._timeout)
+            raise failure[0]
+        self._loop, self._thread = loop, thread
+        return self.sim
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self._loop = self._thread = None
+        try:
+            asyncio.run_coroutine_threadsafe(self.sim.stop(), loop).result(self._timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(self._timeout)
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel leftovers and close the loop without 'task destroyed' warnings."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+# -- the command line: serve directories as repos until SIGINT/SIGTERM -------------------------
+# The endpoint is the first stdout line so benchmarks and subprocess tests can read it.
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tokenizer_acquisition.testing.hub_simulator",
+        description="Serve local directories over the Hugging Face Hub download protocol.",
+    )
+    p.add_argument("--repo", action="append", default=[], metavar="ID=DIR", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--cdn-host", default="127.0.0.2")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--cdn-port", type=int, default=0)
+    p.add_argument("--mode", choices=("hub", "mirror", "opaque"), default="hub")
+    p.add_argument("--lfs", action="append", default=[], metavar="PATH", help="LFS file path")
+    p.add_argument("--lfs-threshold", type=int, default=10_000_000)
+    p.add_argument("--relative-redirect", action="store_true")
+    p.add_argument("--latency", type=float, default=0.0)
+    return p
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    sim = HubSimulator(
+        args.host,
+        args.cdn_host,
+        args.lfs_threshold,
+        args.mode,
+        relative_redirect=args.relative_redirect,
+        port=args.port,
+        cdn_port=args.cdn_port,
+        latency=args.latency,
+    )
+    for spec in args.repo:
+        repo_id, sep, directory = spec.partition("=")
+        if not sep or not repo_id or not directory:
+            raise SystemExit(f"--repo expects ID=DIR, got {spec!r}")
+        sim.add_repo_from_dir(repo_id, directory, lfs=args.lfs)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with sim:
+        print(sim.endpoint, flush=True)
+        print(f"cdn {sim.cdn_endpoint}", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    asyncio.run(_serve(_parser().parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
     raise SystemExit(main())

@@ -24,7 +24,7 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     for page in ("configuration", "cli", "api", "errors", "fleets", "testing",
-                 "architecture", "strategies", "quickstart", "RELIABILITY"):
+                 "ARCHITECTURE", "strategies", "quickstart", "RELIABILITY"):
         assert (site / page / "index.html").is_file(), page
     cli = (site / "cli" / "index.html").read_text()
     assert "--keep-size" in cli and "tokacq cache prune" in cli

@@ -62,3 +62,29 @@ async def test_acquire_locked_reads_a_path_and_rejects_wrong_hashes(tmp_path: Pa
             assert isinstance(err.value.__cause__, AllStrategiesFailed)
             with pytest.raises(ConfigurationError):
                 await d.acquire_locked(tmp_path / "missing.lock")
+
+
+@pytest.mark.parametrize("configured", [False, True])
+async def test_the_library_makes_the_lock_file_it_then_acquires(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool) -> None:
+    """lock(infos) pins each fetched file (commit, size, sha256), from the cache's manifest
+    when the facade knows its cache, by hashing otherwise; the lock then acquires."""
+    import hashlib
+
+    from tokenizer_acquisition import TokenizerDownloadInfo
+
+    for variable in ("HF_TOKEN", "TOKACQ_TOKEN", "TOKACQ_CONFIG", "HF_HUB_OFFLINE",
+                     "TOKACQ_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKACQ_STRATEGY"):
+        monkeypatch.delenv(variable, raising=False)
+    info = TokenizerDownloadInfo(REPO, "org--locked", ("vocab.txt",))
+    async with HubSimulator() as sim:
+        commit = sim.add_repo(REPO, {"vocab.txt": b"a\nb\n"})
+        built = (SmartTokenizerDownload.with_downloads(tmp_path / "cache", endpoint=sim.endpoint)
+                 if configured else downloader(sim, tmp_path / "cache"))
+        async with built as d:
+            lock = await d.lock([info])
+            assert lock == lock_for(commit, b"a\nb\n")
+            assert lock.entries[0].sha256 == hashlib.sha256(b"a\nb\n").hexdigest()
+            seen = len(sim.requests)
+            (again,) = await d.acquire_locked(LockFile.parse(lock.to_toml(), "test"))
+            assert again.from_cache and again.commit == commit and len(sim.requests) == seen

@@ -17,6 +17,7 @@ from tokenizer_acquisition import (
     ConfigurationError,
     HybridAcquisition,
     SmartTokenizerDownload,
+    StrategyStatus,
     TokenizerDownloadInfo,
 )
 from tokenizer_acquisition import container as container_module
@@ -186,11 +187,13 @@ def test_every_strategy_gets_the_container_vocab_checker(tmp_path: Path) -> None
 
 
 def test_configuration_holds_only_what_providers_read(tmp_path: Path) -> None:
-    """No unread keys (offline, lock_timeout, strategies) in the strict Configuration."""
+    """No unread keys in the strict Configuration: the settings reach the container once,
+    as the ``settings`` dependency, and the providers read that object (issue 13)."""
     container = build_container({"cache_dir": str(tmp_path), "offline": True,
                                  "lock_timeout": 5}, environ={})
-    assert set(container.config()) == {"strategy", "cache_dir", "hf_cache_dir", "local_dir"}
-    for unread in ("offline", "lock_timeout", "strategies"):
+    assert not container.config()
+    assert container.cache_only().cache_dir == tmp_path
+    for unread in ("offline", "lock_timeout", "strategies", "strategy", "cache_dir"):
         with pytest.raises(Exception, match="Undefined configuration option"):
             getattr(container.config, unread)()
 
@@ -199,3 +202,25 @@ def test_closing_is_the_facade_or_shutdown_resources_job() -> None:
     """No second, unused way to close a container (the facade's aclose() is the one)."""
     assert not hasattr(container_module, "shutdown")
     assert "shutdown(container)" not in (container_module.__doc__ or "")
+
+
+class Composite(ScriptedAcquisition):
+    """A user's own composite strategy: it reports its parts through statuses()."""
+
+    def __init__(self, parts: list[ScriptedAcquisition]) -> None:
+        super().__init__("mine")
+        self.parts = parts
+
+    def statuses(self) -> tuple[StrategyStatus, ...]:
+        return tuple(StrategyStatus.of(part) for part in self.parts)
+
+
+def test_any_composite_strategy_reports_its_parts() -> None:
+    """acquisition_info() asks the port's statuses(): a single strategy reports itself,
+    a composite of the user's own its parts (no isinstance check on the hybrid)."""
+    single = SmartTokenizerDownload.with_strategy(ScriptedAcquisition("solo"))
+    assert [s.name for s in single.acquisition_info().strategies] == ["solo"]
+    parts = [ScriptedAcquisition("a"), ScriptedAcquisition("b", available=False)]
+    info = SmartTokenizerDownload.with_strategy(Composite(parts)).acquisition_info()
+    assert [(s.name, s.available, s.reason) for s in info.strategies] == \
+        [("a", True, None), ("b", False, "switched off")]

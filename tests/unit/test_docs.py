@@ -47,7 +47,7 @@ def test_every_page_is_in_the_navigation_and_exists() -> None:
 
 @pytest.mark.parametrize(("page", "marker"), [
     ("configuration.md", "<!-- tokacq:settings -->"), ("cli.md", "<!-- tokacq:cli -->"),
-    ("architecture.md", "<!-- tokacq:contracts -->"), ("api.md", "<!-- tokacq:api -->"),
+    ("ARCHITECTURE.md", "<!-- tokacq:contracts -->"), ("api.md", "<!-- tokacq:api -->"),
     ("errors.md", "<!-- tokacq:exit-codes -->"),
 ])
 def test_generated_parts_are_placed_and_rendered(hooks: ModuleType, page: str,
@@ -106,3 +106,23 @@ def test_exit_codes_and_contracts(hooks: ModuleType) -> None:
     contracts = hooks.contracts_list()
     assert contracts.count("- **") == (ROOT / "pyproject.toml").read_text().count(
         "[[tool.importlinter.contracts]]")
+
+
+def test_readme_settings_table_is_the_code_s(hooks: ModuleType) -> None:
+    """The README's configuration table is ``settings.SETTINGS`` rendered (issue 13): a
+    setting added, renamed or documented differently in the code fails here."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"<!-- tokacq:settings-table .*?-->\n\n(.*?)\n\n"
+                      r"<!-- /tokacq:settings-table -->", readme, flags=re.S)
+    assert found is not None, "README.md has lost its settings-table markers"
+    assert found.group(1) == hooks.settings_table()
+
+
+def test_info_shows_the_table_s_settings() -> None:
+    """``tokacq info`` lists the rows of ``settings.SETTINGS`` it shows, in table order."""
+    from tokenizer_acquisition.entrypoints.cli_info import _settings
+
+    loaded = settings.load_settings({"s3": {"url": "s3://bucket/prefix"}}, environ={})
+    shown = [row["key"] for row in _settings(loaded)]
+    assert shown == [row.key for row in settings.SETTINGS if row.shown is not None]
+    assert "network.token_file" not in shown  # the token's source is shown, never its file

@@ -38,6 +38,20 @@ def test_import_loads_neither_aiohttp_nor_dependency_injector() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_a_service_with_its_own_strategy_never_loads_the_composition_root() -> None:
+    """`SmartTokenizerDownload.with_strategy(...)` works without the container (and its
+    dependency-injector); `SmartTokenizerDownload.cache_only()` builds through it."""
+    code = ("import sys, tempfile; from tokenizer_acquisition import SmartTokenizerDownload, "
+            "CacheOnlyAcquisition; d = tempfile.mkdtemp(); "
+            "SmartTokenizerDownload.with_strategy(CacheOnlyAcquisition(d)); "
+            "before = 'tokenizer_acquisition.container' in sys.modules; "
+            "SmartTokenizerDownload.cache_only(d); "
+            "print(before, 'tokenizer_acquisition.container' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_package_ships_type_information() -> None:
     """py.typed is installed with the package."""
     from importlib.resources import files
